@@ -79,7 +79,7 @@ class _CountTasks(Callback):
 
     def _start_state(self, dsk: Any, state: Any) -> None:
         if not self.total:  # count every task when no prefix selects the interesting ones
-            self.total = len(dsk)
+            self.total = len(state["ready"]) + len(state["waiting"])
 
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
         if _key_name(key).startswith(self.prefix):
@@ -115,8 +115,8 @@ def store_chunks(
     source : dask array
         Lazy array of the same shape as ``target``.
     target : zarr array or array-like supporting ``target[slices] = block``
-        Where the chunks go. When it has ``.chunks`` (zarr), ``source`` is rechunked to match,
-        so no two tasks ever write the same stored chunk.
+        Where the chunks go. When it has ``.shards`` or ``.chunks`` (zarr), ``source`` is
+        rechunked to that grid, so no two tasks ever write the same stored chunk or shard.
     scheduler, progress
         See the module docstring.
 
@@ -129,9 +129,9 @@ def store_chunks(
         raise ValueError(
             f"Expected source and target of the same shape, got {source.shape} and {target.shape}"
         )
-    target_chunks = getattr(target, "chunks", None)
-    if target_chunks is not None and isinstance(target_chunks[0], int):
-        source = source.rechunk(tuple(target_chunks))
+    grid = getattr(target, "shards", None) or getattr(target, "chunks", None)
+    if grid is not None and isinstance(grid[0], int):
+        source = source.rechunk(tuple(grid))
     written = source.map_blocks(
         _write_block,
         target=target,
@@ -175,7 +175,7 @@ def compute(
         total = len(futures)
         done = 0
         try:
-            for fut in distributed.as_completed(futures):
+            for fut in distributed.as_completed(futures, loop=client.loop):
                 if fut.status == "error":
                     fut.result()  # re-raise the task's exception here
                 done += 1

@@ -20,6 +20,7 @@ __all__ = [
     "LayerExistsError",
     "LayerNotFoundError",
     "NotAVolumeFileError",
+    "OutputExistsError",
     "RoiError",
     "VoxelwiseError",
     "VoxelwiseWarning",
@@ -39,6 +40,10 @@ class VoxelwiseWarning(UserWarning):
 
 class NotAVolumeFileError(VoxelwiseError, FileNotFoundError):
     """A path that should hold a volume does not exist."""
+
+
+class OutputExistsError(VoxelwiseError, FileExistsError):
+    """An output file or folder exists already (pass ``overwrite=True`` to replace it)."""
 
 
 class FormatNotSupportedError(VoxelwiseError, ValueError):

@@ -136,11 +136,16 @@ def label_metadata(
     names = names or {}
     out: dict[str, Any] = {
         "version": NGFF_VERSION,
-        "colors": [{"label-value": int(v), "rgba": [int(c) for c in rgba]} for v, rgba in sorted(colors.items())],
+        "colors": [
+            {"label-value": int(v), "rgba": [int(c) for c in rgba]}
+            for v, rgba in sorted(colors.items())
+        ],
         "source": {"image": source},
     }
     if names:
-        out["properties"] = [{"label-value": int(v), "name": str(n)} for v, n in sorted(names.items())]
+        out["properties"] = [
+            {"label-value": int(v), "name": str(n)} for v, n in sorted(names.items())
+        ]
     return out
 
 
@@ -186,9 +191,7 @@ def write_multiscale(
     shapes = [tuple(image.shape)]
     for f in plan:
         shapes.append(tuple(math.ceil(n / x) for n, x in zip(shapes[-1], f)))
-    counts = [
-        math.prod(math.ceil(n / min(c, n)) for n, c in zip(s, chunk_shape)) for s in shapes
-    ]
+    counts = [math.prod(math.ceil(n / min(c, n)) for n, c in zip(s, chunk_shape)) for s in shapes]
     total = sum(counts)
     offset = 0
 
