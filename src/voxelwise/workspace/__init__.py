@@ -1,0 +1,67 @@
+"""Workspaces: one folder per dataset holding an OME-Zarr store and a SQLite catalog.
+
+A workspace keeps the raw image as a multiscale pyramid and every derived layer (features,
+supervoxels, annotations, predictions, probabilities, instances) as a chunked, compressed zarr
+array, plus a catalog of layers, label sets, runs and jobs. The catalog is the source of truth:
+layers appear atomically, and a crash mid-write leaves the workspace as it was.
+
+>>> from voxelwise.workspace import Workspace
+>>> ws = Workspace.create("cells.vw", "stack.tif", spacing=(50, 4, 4))  # doctest: +SKIP
+>>> ws.add_layer("membranes", probability, kind="probabilities", sources="raw")  # doctest: +SKIP
+>>> ws.get("membranes")  # doctest: +SKIP
+
+See ``docs/design/workspace-format.md`` for the folder layout and the catalog schema.
+"""
+
+from __future__ import annotations
+
+from voxelwise.errors import (
+    LayerExistsError,
+    LayerNotFoundError,
+    WorkspaceError,
+    WorkspaceExistsError,
+    WorkspaceNotFoundError,
+)
+from voxelwise.workspace._catalog import SCHEMA_VERSION
+from voxelwise.workspace._errors import (
+    InvalidLayerError,
+    JobError,
+    JobNotFoundError,
+    LabelError,
+    LabelNotFoundError,
+)
+from voxelwise.workspace._records import (
+    JOB_STATES,
+    KINDS,
+    LABEL_KINDS,
+    JobInfo,
+    LabelInfo,
+    LayerInfo,
+    RunInfo,
+)
+from voxelwise.workspace._stats import PERCENTILES, compute_stats
+from voxelwise.workspace._workspace import Workspace
+
+__all__ = [
+    "JOB_STATES",
+    "KINDS",
+    "LABEL_KINDS",
+    "PERCENTILES",
+    "SCHEMA_VERSION",
+    "InvalidLayerError",
+    "JobError",
+    "JobInfo",
+    "JobNotFoundError",
+    "LabelError",
+    "LabelInfo",
+    "LabelNotFoundError",
+    "LayerExistsError",
+    "LayerInfo",
+    "LayerNotFoundError",
+    "RunInfo",
+    "Workspace",
+    "WorkspaceError",
+    "WorkspaceExistsError",
+    "WorkspaceNotFoundError",
+    "compute_stats",
+]
