@@ -22,7 +22,18 @@ _SHORTCUTS = {
     "Workspace": "voxelwise.workspace",
 }
 
-__all__ = ["Workspace", "__version__", "open_volume", "write_volume", *_SUBPACKAGES]
+__all__ = [
+    "Workspace",
+    "__version__",
+    "blockwise",
+    "cli",
+    "data",
+    "errors",
+    "io",
+    "open_volume",
+    "workspace",
+    "write_volume",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from voxelwise import blockwise, cli, data, errors, io, workspace

@@ -132,8 +132,9 @@ def store_chunks(
     grid = getattr(target, "shards", None) or getattr(target, "chunks", None)
     if grid is not None and isinstance(grid[0], int):
         source = source.rechunk(tuple(grid))
-    written = source.map_blocks(
+    written = da.map_blocks(
         _write_block,
+        source,
         target=target,
         dtype=bool,
         chunks=tuple((1,) * len(c) for c in source.chunks),
@@ -156,9 +157,7 @@ def compute(
     if not is_distributed(scheduler):
         cbs = []
         if progress is not None:
-            total = (
-                sum(int(np.prod(c.numblocks)) for c in collections) if _count_prefix else 0
-            )
+            total = sum(int(np.prod(c.numblocks)) for c in collections) if _count_prefix else 0
             cb: Callback = _CountTasks(_count_prefix or "", total, progress)
             cbs.append(cb)
         with contextlib.ExitStack() as stack:

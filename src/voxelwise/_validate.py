@@ -22,8 +22,8 @@ __all__ = [
     "parse_bin",
     "parse_chunks",
     "parse_halo",
-    "parse_roi",
     "parse_rng",
+    "parse_roi",
     "parse_spacing",
     "roi_to_str",
 ]
@@ -64,7 +64,9 @@ def parse_bin(bin: Any) -> tuple[int, int, int]:
     if not all(_is_int(f) for f in factors):
         raise TypeError(f"Expected bin as whole numbers, got {bin!r} instead; use e.g. bin=2")
     if any(int(f) < 1 for f in factors):
-        raise ValueError(f"Expected bin >= 1 on every axis, got {bin!r} instead; bin=1 keeps full resolution")
+        raise ValueError(
+            f"Expected bin >= 1 on every axis, got {bin!r} instead; bin=1 keeps full resolution"
+        )
     return (int(factors[0]), int(factors[1]), int(factors[2]))
 
 
@@ -212,7 +214,7 @@ def as_volume_shape(shape: Sequence[int], *, what: str = "image") -> tuple[int, 
             f"The {what} has a zero-size dimension: shape {shape} (z, y, x). There is nothing to "
             "read; check the file or the ROI"
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def parse_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
