@@ -1,0 +1,157 @@
+"""One function per subcommand: parse options, call the library, print a short report."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from voxelwise.cli._progress import progress_bar
+
+__all__ = [
+    "cmd_convert",
+    "cmd_datasets_fetch",
+    "cmd_datasets_list",
+    "cmd_demo",
+    "cmd_info",
+    "cmd_workspace_create",
+    "cmd_workspace_delete_layer",
+    "cmd_workspace_export",
+    "cmd_workspace_info",
+]
+
+
+def _fmt_spacing(spacing: Any, unit: str | None) -> str:
+    if spacing is None:
+        return "unknown (the file stores none)"
+    return " x ".join(f"{v:g}" for v in spacing) + (f" {unit}" if unit else "")
+
+
+def _print_table(rows: list[tuple[str, Any]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from voxelwise._compute import compute
+    from voxelwise.io import open_volume
+
+    vol = open_volume(args.path, key=args.key, level=args.level)
+    data = vol.data
+    rows: list[tuple[str, Any]] = [
+        ("path", vol.path),
+        ("format", vol.format + (f" (key {vol.key})" if vol.key else "")),
+        ("shape", " x ".join(str(s) for s in data.shape) + "  (z, y, x)"),
+        ("dtype", data.dtype),
+        ("chunks", " x ".join(str(c) for c in data.chunksize)),
+        ("voxel size", _fmt_spacing(vol.spacing, vol.unit)),
+    ]
+    if vol.levels > 1:
+        rows.append(("pyramid", f"{vol.levels} levels (showing level {vol.level})"))
+    rows.append(("size", f"{data.nbytes / 2**20:.1f} MiB"))
+    if not args.no_range:
+        import dask.array as da
+        import numpy as np
+
+        floating = np.issubdtype(data.dtype, np.floating)
+        lo, hi = (da.nanmin, da.nanmax) if floating else (da.min, da.max)
+        with progress_bar("value range", enabled=not args.quiet, unit="task") as progress:
+            vmin, vmax = compute(lo(data), hi(data), progress=progress)
+        rows.append(("value range", f"{vmin} .. {vmax}"))
+    _print_table(rows)
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    from voxelwise.io import open_volume, write_volume
+
+    vol = open_volume(args.input, key=args.key, roi=args.roi, bin=args.bin)
+    with progress_bar("convert", enabled=not args.quiet) as progress:
+        out = write_volume(
+            vol,
+            args.output,
+            chunks=args.chunks,
+            spacing=args.spacing,
+            overwrite=args.overwrite,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    shape = " x ".join(str(s) for s in vol.data.shape)
+    print(f"wrote {out} ({shape} {vol.data.dtype})")
+
+
+def cmd_workspace_create(args: argparse.Namespace) -> None:
+    from voxelwise.workspace import Workspace
+
+    with progress_bar("import", enabled=not args.quiet) as progress:
+        ws = Workspace.create(
+            args.workspace,
+            args.image,
+            key=args.key,
+            roi=args.roi,
+            bin=args.bin,
+            spacing=args.spacing,
+            chunks=args.chunks,
+            overwrite=args.overwrite,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    _print_workspace(ws)
+
+
+def _print_workspace(ws: Any) -> None:
+    from voxelwise.cli._report import workspace_report
+
+    print(workspace_report(ws))
+
+
+def cmd_workspace_info(args: argparse.Namespace) -> None:
+    from voxelwise.workspace import Workspace
+
+    _print_workspace(Workspace.open(args.workspace))
+
+
+def cmd_workspace_export(args: argparse.Namespace) -> None:
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    with progress_bar("export", enabled=not args.quiet) as progress:
+        out = ws.export(args.layer, args.output, overwrite=args.overwrite, progress=progress)
+    print(f"wrote {out}")
+
+
+def cmd_workspace_delete_layer(args: argparse.Namespace) -> None:
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    ws.delete_layer(args.layer)
+    print(f"deleted layer {args.layer!r} from {args.workspace}")
+
+
+def cmd_datasets_list(args: argparse.Namespace) -> None:
+    from voxelwise.data import datasets
+
+    for info in datasets():
+        spacing = _fmt_spacing(info.spacing, info.unit)
+        shape = " x ".join(str(s) for s in info.shape)
+        print(f"{info.name:<10} {shape:<16} {spacing:<22} {info.description}")
+
+
+def cmd_datasets_fetch(args: argparse.Namespace) -> None:
+    from voxelwise.data import fetch
+
+    path = fetch(args.name, root=args.root, progress=not args.quiet)
+    print(f"{args.name}: {path}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from voxelwise.workflows import run_demo
+
+    with progress_bar("demo", enabled=not args.quiet) as progress:
+        report = run_demo(
+            args.out,
+            dataset=args.dataset,
+            data_root=args.data_root,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    print(report.summary())

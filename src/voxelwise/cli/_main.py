@@ -1,0 +1,159 @@
+"""Argument parsing and dispatch for ``voxelwise``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from voxelwise import __version__
+from voxelwise.errors import VoxelwiseError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USER_ERROR = 2
+
+
+def _common_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", help="dataset inside an HDF5/Zarr container (listed when needed)")
+    p.add_argument("--roi", help="region of interest 'z0:z1,y0:y1,x0:x1' (a side may be empty)")
+    p.add_argument(
+        "--bin", default="1", help="integer binning on open, one or three factors (z,y,x)"
+    )
+
+
+def _scheduler_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        help="dask.distributed scheduler address (e.g. tcp://10.0.0.5:8786); default: this machine",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``voxelwise`` argument parser (exposed for docs and tests)."""
+    from voxelwise.cli import _commands as c
+
+    parser = argparse.ArgumentParser(
+        prog="voxelwise",
+        description="Segment and measure large 3D microscopy volumes, out of core.",
+    )
+    parser.add_argument("--version", action="version", version=f"voxelwise {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "info", help="shape, dtype, chunks, voxel size and value range of a volume file"
+    )
+    p.add_argument(
+        "path", help="volume file or folder (TIFF, slices, HDF5, MRC, Zarr, OME-Zarr, NPY)"
+    )
+    p.add_argument("--key", help="dataset inside an HDF5/Zarr container")
+    p.add_argument("--level", type=int, default=0, help="OME-Zarr pyramid level")
+    p.add_argument(
+        "--no-range", action="store_true", help="skip the pass over the data for min/max"
+    )
+    p.set_defaults(func=c.cmd_info)
+
+    p = sub.add_parser("convert", help="convert a volume to another format, chunk by chunk")
+    p.add_argument("input")
+    p.add_argument(
+        "output",
+        help="output path; format from the suffix (.ome.zarr, .zarr, .tif, .h5, .mrc, .npy)",
+    )
+    _common_source_options(p)
+    p.add_argument("--chunks", help="output chunks 'Z,Y,X'")
+    p.add_argument("--spacing", help="voxel size 'Z,Y,X' when the input has none")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_convert)
+
+    ws = sub.add_parser("workspace", help="create and inspect workspaces").add_subparsers(
+        dest="ws_command", required=True, metavar="ACTION"
+    )
+    p = ws.add_parser("create", help="create a workspace folder from a volume file")
+    p.add_argument("workspace", help="workspace folder to create")
+    p.add_argument("image", help="volume file to import")
+    _common_source_options(p)
+    p.add_argument("--spacing", help="voxel size 'Z,Y,X' (default: from the file, else 1,1,1)")
+    p.add_argument("--chunks", help="storage chunks 'Z,Y,X'")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing workspace")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_workspace_create)
+
+    p = ws.add_parser("info", help="summarise a workspace: image, layers, label sets")
+    p.add_argument("workspace")
+    p.set_defaults(func=c.cmd_workspace_info)
+
+    p = ws.add_parser("export", help="write one layer to a file")
+    p.add_argument("workspace")
+    p.add_argument("layer")
+    p.add_argument("output")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=c.cmd_workspace_export)
+
+    p = ws.add_parser("delete-layer", help="remove a layer")
+    p.add_argument("workspace")
+    p.add_argument("layer")
+    p.set_defaults(func=c.cmd_workspace_delete_layer)
+
+    ds = sub.add_parser("datasets", help="public sample datasets").add_subparsers(
+        dest="ds_command", required=True, metavar="ACTION"
+    )
+    p = ds.add_parser("list", help="list the registered datasets")
+    p.set_defaults(func=c.cmd_datasets_list)
+    p = ds.add_parser("fetch", help="download a dataset (checksums verified)")
+    p.add_argument("name")
+    p.add_argument("--root", help="download folder (default: the user cache)")
+    p.set_defaults(func=c.cmd_datasets_fetch)
+
+    p = sub.add_parser(
+        "demo", help="the main job: build a workspace from a sample volume and report it"
+    )
+    p.add_argument(
+        "--dataset",
+        default="synthetic",
+        help="synthetic (default, generated), or a registered dataset: vnc, flyem, isbi2012",
+    )
+    p.add_argument(
+        "--data-root", help="folder holding the registered datasets (e.g. ../shared/data)"
+    )
+    p.add_argument(
+        "--out", default="voxelwise-demo", help="output folder (default: ./voxelwise-demo)"
+    )
+    p.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 user error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except VoxelwiseError as e:
+        print(f"voxelwise: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (TypeError, ValueError, FileNotFoundError, FileExistsError, ConnectionError) as e:
+        # parse_* helpers raise plain TypeError for wrong argument types: still a user mistake
+        if not _is_user_error(e):
+            raise
+        print(f"voxelwise: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("voxelwise: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _is_user_error(e: BaseException) -> bool:
+    """Errors raised by our own validation code (messages start with 'Expected' or name a path)."""
+    msg = str(e)
+    return msg.startswith("Expected") or isinstance(
+        e, FileNotFoundError | FileExistsError | ConnectionError
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
