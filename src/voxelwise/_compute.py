@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 from dask.callbacks import Callback
+from dask.system import CPU_COUNT
 
 from voxelwise._optional import optional_import
 from voxelwise.errors import CancelledError
@@ -163,7 +165,15 @@ def compute(
         with contextlib.ExitStack() as stack:
             for cb in cbs:
                 stack.enter_context(cb)
-            return dask.compute(*collections, scheduler=_local_scheduler(scheduler))
+            if _local_scheduler(scheduler) == "sync":
+                return dask.compute(*collections, scheduler="sync")
+            # A pool of our own, shut down with wait=True: when a task fails or progress raises
+            # CancelledError, no task is still writing after compute() returns or raises.
+            pool = ThreadPoolExecutor(max_workers=dask.config.get("num_workers", None) or CPU_COUNT)
+            try:
+                return dask.compute(*collections, scheduler="threads", pool=pool)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     distributed = optional_import("distributed", feature="a distributed scheduler")
     with _client(scheduler) as client:
