@@ -30,9 +30,24 @@ def _modules_after(statement: str) -> set[str]:
 def test_import_voxelwise_loads_no_heavy_stack():
     mods = _modules_after("import voxelwise")
     assert not [m for m in HEAVY if m in mods]
+    # fast import: even numpy, dask and zarr wait until a subpackage is used
+    assert not [m for m in ("numpy", "dask", "zarr", "scipy") if m in mods]
 
 
-@pytest.mark.parametrize("sub", ["io", "workspace", "blockwise", "data", "cli"])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        "io",
+        "workspace",
+        "blockwise",
+        "data",
+        "filters",
+        "supervoxels",
+        "annotate",
+        "workflows",
+        "cli",
+    ],
+)
 def test_core_subpackages_load_no_gui_server_or_torch(sub):
     mods = _modules_after(f"import voxelwise.{sub}")
     assert not [m for m in HEAVY if m in mods and m != "distributed"]

@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("blockwise", "cli", "data", "errors", "io", "workspace")
+_SUBPACKAGES = (
+    "annotate",
+    "blockwise",
+    "cli",
+    "data",
+    "errors",
+    "filters",
+    "io",
+    "supervoxels",
+    "workflows",
+    "workspace",
+)
 _SHORTCUTS = {
     "open_volume": "voxelwise.io",
     "write_volume": "voxelwise.io",
@@ -25,18 +36,33 @@ _SHORTCUTS = {
 __all__ = [
     "Workspace",
     "__version__",
+    "annotate",
     "blockwise",
     "cli",
     "data",
     "errors",
+    "filters",
     "io",
     "open_volume",
+    "supervoxels",
+    "workflows",
     "workspace",
     "write_volume",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voxelwise import blockwise, cli, data, errors, io, workspace
+    from voxelwise import (
+        annotate,
+        blockwise,
+        cli,
+        data,
+        errors,
+        filters,
+        io,
+        supervoxels,
+        workflows,
+        workspace,
+    )
     from voxelwise.io import open_volume, write_volume
     from voxelwise.workspace import Workspace
 

@@ -8,11 +8,16 @@ from typing import Any
 from voxelwise.cli._progress import progress_bar
 
 __all__ = [
+    "cmd_annotate_import",
     "cmd_convert",
     "cmd_datasets_fetch",
     "cmd_datasets_list",
     "cmd_demo",
+    "cmd_features",
     "cmd_info",
+    "cmd_labels_add",
+    "cmd_labels_list",
+    "cmd_supervoxels",
     "cmd_workspace_create",
     "cmd_workspace_delete_layer",
     "cmd_workspace_export",
@@ -155,3 +160,97 @@ def cmd_demo(args: argparse.Namespace) -> None:
             progress=progress,
         )
     print(report.summary())
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from voxelwise import filters
+    from voxelwise.workspace import Workspace
+
+    if args.list:
+        for name in filters.list_filters():
+            print(name)
+        print("presets: " + ", ".join(filters.list_presets()))
+        return
+    specs: list[Any] = [filters.parse_filter_arg(f) for f in args.filter]
+    if args.preset or not specs:
+        specs.extend(filters.load_preset(args.preset or "default"))
+    ws = Workspace.open(args.workspace)
+    with progress_bar("features", enabled=not args.quiet) as progress:
+        names = filters.compute_features(
+            ws,
+            specs,
+            source=args.source,
+            overwrite=args.overwrite,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    print(f"wrote {len(names)} feature layers: {', '.join(names)}")
+
+
+def cmd_supervoxels(args: argparse.Namespace) -> None:
+    from voxelwise.supervoxels import compute_supervoxels
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    with progress_bar("supervoxels", enabled=not args.quiet) as progress:
+        layer = compute_supervoxels(
+            ws,
+            source=args.source,
+            name=args.name,
+            method=args.method,
+            size=args.size,
+            compactness=args.compactness,
+            mask=args.mask,
+            overwrite=args.overwrite,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    count = (layer.params or {}).get("n_supervoxels")
+    extra = f" ({count} supervoxels)" if count else ""
+    print(f"wrote layer {layer.name!r}{extra}")
+
+
+def cmd_annotate_import(args: argparse.Namespace) -> None:
+    from voxelwise.annotate import import_labels
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    with progress_bar("import", enabled=not args.quiet) as progress:
+        layer = import_labels(
+            ws,
+            args.file,
+            name=args.name,
+            key=args.key,
+            roi=args.roi,
+            label_set=args.label_set,
+            add_missing=args.add_missing,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
+    print(f"imported {args.file} as annotation layer {layer.name!r}")
+
+
+def cmd_labels_add(args: argparse.Namespace) -> None:
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    label = ws.add_label(
+        args.label_set, args.label, value=args.value, color=args.color, parent=args.parent
+    )
+    parent = f", parent {label.parent}" if label.parent else ""
+    print(f"label {label.name!r} = {label.value} in set {args.label_set!r}{parent}")
+
+
+def cmd_labels_list(args: argparse.Namespace) -> None:
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    sets = ws.label_sets()
+    if not sets:
+        print("no label sets (add one with: voxelwise labels add WS --set NAME --label NAME)")
+    for set_name, labels in sets.items():
+        print(f"{set_name}:")
+        for lab in labels:
+            parent = f"  (in {lab.parent})" if lab.parent else ""
+            hex_color = "#{:02x}{:02x}{:02x}".format(*lab.color[:3])
+            print(f"  {lab.value:>5}  {lab.name:<20} {hex_color}{parent}")

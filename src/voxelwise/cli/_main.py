@@ -96,6 +96,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("layer")
     p.set_defaults(func=c.cmd_workspace_delete_layer)
 
+    p = sub.add_parser("features", help="compute image features (filters) as workspace layers")
+    p.add_argument("workspace")
+    p.add_argument("--preset", help="a named preset (default, small) or a preset YAML file")
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="NAME:K=V,...",
+        help="one filter with parameters, e.g. gaussian:sigma=2 (repeatable)",
+    )
+    p.add_argument("--source", default="raw", help="input layer (default: raw)")
+    p.add_argument("--list", action="store_true", help="list the filters and presets, then exit")
+    p.add_argument("--overwrite", action="store_true", help="replace existing feature layers")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_features)
+
+    p = sub.add_parser("supervoxels", help="compute supervoxels (3D SLIC or seeded watershed)")
+    p.add_argument("workspace")
+    p.add_argument("--source", default="raw", help="input layer (default: raw)")
+    p.add_argument("--name", default="supervoxels", help="output layer name")
+    p.add_argument("--method", choices=["slic", "watershed"], default="slic")
+    p.add_argument("--size", type=float, default=10, help="target supervoxel edge in voxels")
+    p.add_argument("--compactness", type=float, help="shape regularity (default: per method)")
+    p.add_argument("--mask", help="layer restricting where supervoxels are made")
+    p.add_argument("--overwrite", action="store_true")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_supervoxels)
+
+    an = sub.add_parser("annotate", help="annotation layers").add_subparsers(
+        dest="an_command", required=True, metavar="ACTION"
+    )
+    p = an.add_parser("import", help="import a label volume (scribbles or dense labels)")
+    p.add_argument("workspace")
+    p.add_argument("file", help="label volume in any supported format, of the workspace's shape")
+    p.add_argument("--name", required=True, help="name of the annotation layer")
+    p.add_argument("--key", help="dataset inside an HDF5/Zarr container")
+    p.add_argument("--roi", help="region of the file to import 'z0:z1,y0:y1,x0:x1'")
+    p.add_argument("--set", dest="label_set", help="label set describing the values")
+    p.add_argument(
+        "--add-missing", action="store_true", help="add values missing from the set as labels"
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=c.cmd_annotate_import)
+
+    lb = sub.add_parser(
+        "labels", help="label sets: names, values, colours, hierarchy"
+    ).add_subparsers(dest="lb_command", required=True, metavar="ACTION")
+    p = lb.add_parser("add", help="add a label to a label set (the set is created if needed)")
+    p.add_argument("workspace")
+    p.add_argument("--set", dest="label_set", required=True, help="label set name")
+    p.add_argument("--label", required=True, help="label name")
+    p.add_argument("--value", type=int, help="voxel value (default: next free)")
+    p.add_argument("--color", help="colour, e.g. '#ff8800'")
+    p.add_argument("--parent", help="parent label of the same set")
+    p.set_defaults(func=c.cmd_labels_add)
+    p = lb.add_parser("list", help="list the label sets")
+    p.add_argument("workspace")
+    p.set_defaults(func=c.cmd_labels_list)
+
     ds = sub.add_parser("datasets", help="public sample datasets").add_subparsers(
         dest="ds_command", required=True, metavar="ACTION"
     )
