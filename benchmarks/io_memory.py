@@ -17,24 +17,17 @@ of conversion, large input), plus sizes, timings and the import-only baseline.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import tifffile
+from _harness import dir_size, machine_line, run_child
 from scipy import ndimage
 
 CHILD = r"""
-import json, resource, sys, time
 t0 = time.perf_counter()
 from voxelwise.io import open_volume, write_volume
 if sys.argv[1] != "--baseline":
@@ -44,9 +37,7 @@ if sys.argv[1] != "--baseline":
     seconds = time.perf_counter() - t1
 else:
     seconds = 0.0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-print(json.dumps({"seconds": seconds, "maxrss_mb": rss * scale / 1e6}))
+print(json.dumps({"seconds": seconds, "maxrss_mb": peak_mb()}))
 """
 
 
@@ -73,47 +64,6 @@ def make_tiff(path: Path, shape: tuple[int, int, int], seed: int = 0) -> None:
     )
 
 
-def run_child(args: list[str]) -> dict[str, float]:
-    """Run one conversion in a fresh interpreter; also poll its RSS as a cross-check."""
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    polled = [0.0]
-
-    def poll() -> None:
-        try:
-            p = psutil.Process(proc.pid)
-            while proc.poll() is None:
-                polled[0] = max(polled[0], p.memory_info().rss / 1e6)
-                time.sleep(0.05)
-        except psutil.Error:
-            pass
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
-    watcher.join()
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"conversion failed:\n{err[-3000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["polled_mb"] = polled[0]
-    result["wall_seconds"] = wall
-    return result
-
-
-def dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs for a smoke run")
@@ -124,14 +74,10 @@ def main() -> None:
     else:
         sizes = {"small": (128, 2048, 2048), "large": (512, 2048, 2048)}
 
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cpus, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
-    )
-    print(f"python: {platform.python_version()}")
+    print(machine_line())
     workdir = Path(tempfile.mkdtemp(prefix="vw-io-memory-", dir=args.tmpdir))
     try:
-        baseline = run_child(["--baseline"])
+        baseline = run_child(CHILD, "--baseline")
         print(f"baseline_rss_mb: {baseline['maxrss_mb']:.1f}")
         results = {}
         for name, shape in sizes.items():
@@ -141,7 +87,7 @@ def main() -> None:
             gen = time.perf_counter() - t0
             in_mb = tif.stat().st_size / 1e6
             out = workdir / f"{name}.ome.zarr"
-            res = run_child([str(tif), str(out)])
+            res = run_child(CHILD, str(tif), str(out))
             results[name] = res
             print(f"input_shape_{name}: {shape}")
             print(f"input_mb_{name}: {in_mb:.1f}")

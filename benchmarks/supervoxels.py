@@ -29,26 +29,20 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+import _harness as harness
 import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = (ROOT / ".." / "shared" / "data").resolve()
 
-CHILD_PRELUDE = r"""
-import json, resource, sys, time
+ARGS = r"""
 from pathlib import Path
 import numpy as np
-def peak_mb():
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss * (1 if sys.platform == "darwin" else 1024) / 1e6
 args = json.loads(sys.argv[1])
 """
 
@@ -118,36 +112,8 @@ print(json.dumps(out))
 
 
 def run_child(code: str, args: dict) -> dict:
-    """Run ``code`` in a fresh interpreter; return its JSON line plus polled peak RSS."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD_PRELUDE + code, json.dumps(args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    polled = [0.0]
-
-    def poll() -> None:
-        try:
-            p = psutil.Process(proc.pid)
-            while proc.poll() is None:
-                polled[0] = max(polled[0], p.memory_info().rss / 1e6)
-                time.sleep(0.1)
-        except psutil.Error:
-            pass
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
-    watcher.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"child failed:\n{err[-4000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["polled_mb"] = polled[0]
-    return result
+    """Run ``code`` in a fresh interpreter with ``args`` (JSON); see ``_harness.run_child``."""
+    return harness.run_child(ARGS + code, json.dumps(args), poll_seconds=0.1)
 
 
 def load_flyem() -> np.ndarray:
