@@ -16,6 +16,7 @@ _EXTRA_OF = {
     "uvicorn": "server",
     "httpx": "server",
     "napari": "napari",
+    "pyarrow": "parquet",
 }
 
 
