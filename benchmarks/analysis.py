@@ -23,23 +23,16 @@ Prints ``peak_rss_mb`` (the 1 GB run's peak resident memory), ``seconds`` (its a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import zarr
+from _harness import dir_size, machine_line, run_child
 
 CHILD = r"""
-import json, resource, sys, time
 t0 = time.perf_counter()
 import zarr
 from voxelwise.analysis import connected_components, measure
@@ -60,8 +53,7 @@ if sys.argv[1] != "--baseline":
            "measure_seconds": t3 - t2, "seconds": t3 - t1,
            "median_volume": float(sorted(table["volume_voxels"])[len(table) // 2]),
            "median_sphericity": float(sorted(table["sphericity"])[len(table) // 2])}
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-out["maxrss_mb"] = rss * (1 if sys.platform == "darwin" else 1024) / 1e6
+out["maxrss_mb"] = peak_mb()
 print(json.dumps(out))
 """
 
@@ -99,46 +91,6 @@ def make_mask(path: Path, shape: tuple[int, int, int], seed: int = 0) -> None:
         arr[tuple(slice(s, e) for s, e in zip(start, stop))] = block.view(np.uint8)
 
 
-def run_child(args: list[str]) -> dict[str, float]:
-    """Run one analysis in a fresh interpreter; poll its RSS as a cross-check."""
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    polled = [0.0]
-
-    def poll() -> None:
-        try:
-            p = psutil.Process(proc.pid)
-            while proc.poll() is None:
-                polled[0] = max(polled[0], p.memory_info().rss / 1e6)
-                time.sleep(0.05)
-        except psutil.Error:
-            pass
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
-    watcher.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"analysis failed:\n{err[-3000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["polled_mb"] = polled[0]
-    result["wall_seconds"] = time.perf_counter() - start
-    return result
-
-
-def dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small volumes for a smoke run")
@@ -149,14 +101,10 @@ def main() -> None:
     else:
         sizes = {"": (1000, 1024, 1024), "_small": (500, 512, 512)}
 
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cpus, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
-    )
-    print(f"python: {platform.python_version()}")
+    print(machine_line())
     workdir = Path(tempfile.mkdtemp(prefix="vw-analysis-", dir=args.tmpdir))
     try:
-        baseline = run_child(["--baseline"])
+        baseline = run_child(CHILD, "--baseline")
         print(f"baseline_rss_mb: {baseline['maxrss_mb']:.1f}")
         for suffix, shape in sizes.items():
             mask = workdir / f"mask{suffix}.zarr"
@@ -164,7 +112,7 @@ def main() -> None:
             make_mask(mask, shape)
             generate = time.perf_counter() - t0
             res = run_child(
-                [str(mask), str(workdir / f"labels{suffix}.zarr"), str(workdir / "t.csv")]
+                CHILD, str(mask), str(workdir / f"labels{suffix}.zarr"), str(workdir / "t.csv")
             )
             print(f"input_shape{suffix}: {shape}")
             print(f"input_mb{suffix}: {np.prod(shape) / 1e6:.1f}")
