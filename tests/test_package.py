@@ -44,6 +44,7 @@ def test_import_voxelwise_loads_no_heavy_stack():
         "filters",
         "supervoxels",
         "annotate",
+        "analysis",
         "workflows",
         "cli",
     ],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _SUBPACKAGES = (
+    "analysis",
     "annotate",
     "blockwise",
     "cli",
@@ -36,6 +37,7 @@ _SHORTCUTS = {
 __all__ = [
     "Workspace",
     "__version__",
+    "analysis",
     "annotate",
     "blockwise",
     "cli",
@@ -52,6 +54,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from voxelwise import (
+        analysis,
         annotate,
         blockwise,
         cli,

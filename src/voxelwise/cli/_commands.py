@@ -8,6 +8,7 @@ from typing import Any
 from voxelwise.cli._progress import progress_bar
 
 __all__ = [
+    "cmd_analyze",
     "cmd_annotate_import",
     "cmd_convert",
     "cmd_datasets_fetch",
@@ -17,6 +18,8 @@ __all__ = [
     "cmd_info",
     "cmd_labels_add",
     "cmd_labels_list",
+    "cmd_metrics",
+    "cmd_split",
     "cmd_supervoxels",
     "cmd_workspace_create",
     "cmd_workspace_delete_layer",
@@ -254,3 +257,92 @@ def cmd_labels_list(args: argparse.Namespace) -> None:
             parent = f"  (in {lab.parent})" if lab.parent else ""
             hex_color = "#{:02x}{:02x}{:02x}".format(*lab.color[:3])
             print(f"  {lab.value:>5}  {lab.name:<20} {hex_color}{parent}")
+
+
+def cmd_analyze(args: argparse.Namespace) -> None:
+    from voxelwise.analysis import analyze_layer
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    with progress_bar("measure", enabled=not args.quiet) as progress:
+        table = analyze_layer(
+            ws,
+            args.labels,
+            intensity=args.intensity,
+            surface=not args.no_surface,
+            out=args.out,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    print(f"measured {len(table)} objects of {args.labels!r} into {args.out}")
+
+
+def cmd_split(args: argparse.Namespace) -> None:
+    from voxelwise.analysis import split_layer
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    with progress_bar("split", enabled=not args.quiet) as progress:
+        layer, table = split_layer(
+            ws,
+            args.table,
+            args.rules,
+            name=args.name,
+            out=args.out,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
+    counts: dict[str, int] = {}
+    for name in table["class_name"].tolist():
+        counts[str(name)] = counts.get(str(name), 0) + 1
+    summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    print(f"wrote class layer {layer.name!r} ({summary})")
+
+
+def _int_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as e:
+        raise ValueError(f"Expected class values like '1,2,3', got {text!r} instead") from e
+
+
+def cmd_metrics(args: argparse.Namespace) -> None:
+    import json
+
+    from voxelwise import analysis
+
+    classes = _int_list(args.classes)
+    with progress_bar("metrics", enabled=not args.quiet, unit="task") as progress:
+        if args.workspace:
+            from voxelwise.workspace import Workspace
+
+            report: Any = analysis.layer_metrics(
+                Workspace.open(args.workspace),
+                args.pred,
+                args.truth,
+                classes=classes,
+                ignore_label=args.ignore_label,
+                instances=args.instances,
+                scheduler=args.scheduler,
+                progress=progress,
+            )
+        else:
+            from voxelwise.io import open_volume
+
+            pred, truth = open_volume(args.pred).data, open_volume(args.truth).data
+            if args.instances:
+                report = analysis.instance_metrics(
+                    pred, truth, ignore_label=args.ignore_label, progress=progress
+                )
+            else:
+                report = analysis.segmentation_metrics(
+                    pred,
+                    truth,
+                    classes=classes,
+                    ignore_label=args.ignore_label,
+                    scheduler=args.scheduler,
+                    progress=progress,
+                )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))

@@ -155,6 +155,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workspace")
     p.set_defaults(func=c.cmd_labels_list)
 
+    p = sub.add_parser("analyze", help="measure every object of a label layer into a table")
+    p.add_argument("workspace")
+    p.add_argument("labels", help="instance (or label) layer to measure")
+    p.add_argument(
+        "--intensity",
+        action="append",
+        default=[],
+        help="layer to summarise per object (repeatable)",
+    )
+    p.add_argument("--out", required=True, help="table file (.csv or .parquet)")
+    p.add_argument("--no-surface", action="store_true", help="skip surface area and sphericity")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_analyze)
+
+    p = sub.add_parser("split", help="assign objects to classes with ordered rules")
+    p.add_argument("workspace")
+    p.add_argument("table", help="measurement table from `voxelwise analyze`")
+    p.add_argument("--rules", required=True, help="rules YAML file")
+    p.add_argument("--name", help="output class layer name")
+    p.add_argument("--out", help="write the table with its class column here")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=c.cmd_split)
+
+    p = sub.add_parser("metrics", help="IoU, Dice, precision, recall of a segmentation")
+    p.add_argument("pred", help="prediction: a file, or a layer name with --workspace")
+    p.add_argument("truth", help="ground truth: a file, or a layer name with --workspace")
+    p.add_argument("--workspace", help="read PRED and TRUTH as layers of this workspace")
+    p.add_argument("--classes", help="class values to report, e.g. 1,2,3 (default: all present)")
+    p.add_argument("--ignore-label", type=int, help="truth value to leave out (e.g. 0)")
+    p.add_argument("--instances", action="store_true", help="instance metrics (matched IoU)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_metrics)
+
     ds = sub.add_parser("datasets", help="public sample datasets").add_subparsers(
         dest="ds_command", required=True, metavar="ACTION"
     )
