@@ -1,0 +1,81 @@
+"""Deep learning for volume segmentation in plain PyTorch (``pip install voxelwise[deep]``).
+
+Networks
+    :class:`UNet2D` (residual encoder), :class:`UNet3D` (anisotropy-aware pooling,
+    :func:`pools_for`), :class:`HybridNet` (Guay et al. 2D-3D net with a 3D pyramid head and an
+    auxiliary 2D output); :class:`MCDropout` / :func:`set_mc_dropout` for Monte-Carlo dropout;
+    every net has ``embed(x)`` (bottleneck features).
+Training
+    :func:`train` from files, arrays or Volumes with a :class:`TrainConfig` (YAML), returning a
+    :class:`TrainResult`; :func:`find_lr`; losses in :func:`compute_loss`.
+Models
+    One file per model: :func:`save_model` / :func:`load_model` (:class:`DeepModel`).
+Prediction
+    :func:`predict` (tiled, multi-axis, ensembles, zarr outputs of any size) and
+    :func:`predict_proba` (in memory); :func:`fuse_probabilities`, :func:`choose_axes`.
+
+Label convention: 0 = unlabelled (ignored by the loss); class c is stored as c + 1, in training
+labels and in predicted label volumes alike.
+
+``import voxelwise.deep`` does not import torch; the names load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "DeepModel",
+    "HybridNet",
+    "MCDropout",
+    "TrainConfig",
+    "TrainResult",
+    "UNet2D",
+    "UNet3D",
+    "choose_axes",
+    "compute_loss",
+    "find_lr",
+    "fuse_probabilities",
+    "load_model",
+    "parse_device",
+    "pools_for",
+    "predict",
+    "predict_proba",
+    "save_model",
+    "set_mc_dropout",
+    "train",
+]
+
+_WHERE = {
+    "DeepModel": "_model",
+    "load_model": "_model",
+    "save_model": "_model",
+    "HybridNet": "_nets",
+    "MCDropout": "_nets",
+    "UNet2D": "_nets",
+    "UNet3D": "_nets",
+    "pools_for": "_nets",
+    "set_mc_dropout": "_nets",
+    "TrainConfig": "_config",
+    "TrainResult": "_train",
+    "find_lr": "_lr",
+    "train": "_train",
+    "compute_loss": "_losses",
+    "parse_device": "_device",
+    "choose_axes": "_predict",
+    "fuse_probabilities": "_predict",
+    "predict": "_predict",
+    "predict_proba": "_predict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        module = importlib.import_module(f"voxelwise.deep.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'voxelwise.deep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

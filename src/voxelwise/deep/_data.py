@@ -1,0 +1,159 @@
+"""Training data: volumes from files or arrays, train/validation regions, patch sampling.
+
+Patches are cut at native resolution from (Z, Y, X) volumes: 2D slices along any of Z, Y, X
+(multi-axis) or 3D windows. Sources stay lazy (dask over zarr or files) and are read patch by
+patch; a region no larger than ``cache_mb`` is read into memory once, which is faster.
+Labels: 0 = unlabelled (ignored by the loss), class c stored as c + 1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from voxelwise._validate import as_volume_shape, parse_roi
+from voxelwise.errors import InvalidVolumeError
+
+__all__ = ["Region", "as_dask", "label_counts", "sample_patch", "split_regions"]
+
+_AXIS = {"z": 0, "y": 1, "x": 2}
+
+
+def as_dask(data: Any, *, what: str) -> da.Array:
+    """A lazy (Z, Y, X) dask array from a path, NumPy/dask/zarr array, a Volume or a
+    workspace layer given as ``(workspace, "layer name")``."""
+    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "open_array"):
+        data = data[0].open_array(str(data[1]), mode="r")
+    if isinstance(data, str | os.PathLike):
+        from voxelwise.io import open_volume
+
+        data = open_volume(Path(data)).data
+    if hasattr(data, "data") and hasattr(data, "spacing") and not hasattr(data, "ndim"):
+        data = data.data
+    if not isinstance(data, da.Array):
+        if not hasattr(data, "shape"):
+            raise TypeError(
+                f"Expected {what} as a path, an array or a Volume, got {type(data).__name__}"
+            )
+        chunks = getattr(data, "chunks", None)
+        data = da.from_array(data, chunks=tuple(chunks) if chunks else "auto")
+    shape = as_volume_shape(data.shape, what=what)
+    return data.reshape(shape) if data.shape != shape else data
+
+
+@dataclass
+class Region:
+    """A box of one (image, labels) pair, cached in memory when small."""
+
+    image: Any
+    labels: Any
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.image.shape)  # type: ignore[return-value]
+
+    @classmethod
+    def from_box(
+        cls, image: da.Array, labels: da.Array, box: tuple[slice, ...], cache_mb: float
+    ) -> Region:
+        img, lab = image[box], labels[box]
+        if img.nbytes + lab.nbytes <= cache_mb * 2**20:
+            return cls(np.asarray(img.compute()), np.asarray(lab.compute()))
+        return cls(img, lab)
+
+
+def split_regions(
+    shape: tuple[int, ...], roi: Any, val_fraction: float, min_size: tuple[int, int, int]
+) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Split the ROI along its longest axis into a training and a validation box."""
+    box = parse_roi(roi, shape)
+    sizes = [s.stop - s.start for s in box]
+    axis = int(np.argmax([s / max(m, 1) for s, m in zip(sizes, min_size)]))
+    n_val = max(1, round(sizes[axis] * val_fraction))
+    if sizes[axis] - n_val < 1:
+        raise InvalidVolumeError(
+            f"The training region {tuple(sizes)} is too small to hold out a validation part; "
+            "give a larger volume or ROI"
+        )
+    cut = box[axis].stop - n_val
+    train = list(box)
+    val = list(box)
+    train[axis] = slice(box[axis].start, cut)
+    val[axis] = slice(cut, box[axis].stop)
+    return tuple(train), tuple(val)
+
+
+def label_counts(labels: da.Array) -> np.ndarray:
+    """Voxel count per label value (index 0 = unlabelled), computed chunk by chunk."""
+    top = int(labels.max().compute())
+    if top > 255 or int(labels.min().compute()) < 0:
+        raise InvalidVolumeError(
+            f"Expected label values 0 (unlabelled) and 1..C (class c stored as c + 1), got values "
+            f"up to {top}; relabel the classes to small positive integers"
+        )
+    flat = labels.astype(np.int64).ravel()
+    return np.asarray(da.bincount(flat, minlength=top + 1).compute())
+
+
+def _read(array: Any, index: tuple[slice | int, ...]) -> np.ndarray:
+    block = array[index]
+    return np.asarray(block.compute() if hasattr(block, "compute") else block)
+
+
+def _pad(block: np.ndarray, want: tuple[int, ...], value: float | None) -> np.ndarray:
+    pads = [(0, max(0, w - s)) for w, s in zip(want, block.shape)]
+    if not any(p for _, p in pads):
+        return block
+    if value is None:
+        return np.pad(
+            block,
+            pads,
+            mode="reflect" if all(p < s for (_, p), s in zip(pads, block.shape)) else "edge",
+        )
+    return np.pad(block, pads, constant_values=value)
+
+
+def sample_patch(
+    region: Region,
+    patch_size: tuple[int, ...],
+    axis: str | None,
+    rng: np.random.Generator,
+    *,
+    tries: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random patch (image, labels as int64 class index, -1 unlabelled) from ``region``.
+
+    ``axis`` 'z'/'y'/'x' cuts a 2D slice across that axis of size ``patch_size`` (rows, cols)
+    in the remaining axes' order; ``None`` cuts a 3D window. Patches with labels are preferred
+    (sparse annotations); volumes smaller than the patch are padded (labels with -1).
+    """
+    shape = region.shape
+    image = labels = None
+    for _ in range(tries):
+        if axis is None:
+            want = tuple(patch_size)
+            starts = [int(rng.integers(0, max(1, s - p + 1))) for s, p in zip(shape, want)]
+            index: tuple[slice | int, ...] = tuple(slice(a, a + p) for a, p in zip(starts, want))
+        else:
+            a = _AXIS[axis]
+            rest = [i for i in range(3) if i != a]
+            want = tuple(patch_size)
+            pos = int(rng.integers(0, shape[a]))
+            starts = [int(rng.integers(0, max(1, shape[r] - p + 1))) for r, p in zip(rest, want)]
+            sl: list[slice | int] = [slice(None)] * 3
+            sl[a] = pos
+            for r, s0, p in zip(rest, starts, want):
+                sl[r] = slice(s0, s0 + p)
+            index = tuple(sl)
+        labels = _read(region.labels, index)
+        if labels.any():
+            break
+    assert labels is not None
+    image = _read(region.image, index).astype(np.float32)
+    target = labels.astype(np.int64) - 1
+    return _pad(image, want, None), _pad(target, want, -1)

@@ -1,0 +1,125 @@
+"""The model file: one ``torch.save`` file of tensors plus plain JSON metadata.
+
+Layout: ``{"voxelwise_model": 1, "metadata": "<json>", "state_dict": {name: tensor}}``. It loads
+with ``torch.load(path, weights_only=True)`` (no pickled code). Metadata holds the architecture
+and its options, normalisation, class names and label values, and training provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from voxelwise.deep._nets import build_network
+from voxelwise.errors import CorruptFileError, FormatNotSupportedError, NotAVolumeFileError
+
+__all__ = ["DeepModel", "load_model", "save_model"]
+
+FORMAT_KEY = "voxelwise_model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class DeepModel:
+    """A network with everything needed to apply it: metadata and normalisation.
+
+    Attributes
+    ----------
+    network : torch.nn.Module
+    metadata : dict
+        JSON-able: ``arch``, ``classes``, ``network`` (options), ``patch_size``, ``axes``,
+        ``normalization`` (``{"kind": "percentile", "low": .., "high": ..}`` or
+        ``{"kind": "meanstd", "mean": .., "std": ..}``), ``label_names``, ``label_values``
+        (class c is label value c + 1), ``val_miou``, ``provenance``.
+    """
+
+    network: torch.nn.Module
+    metadata: dict[str, Any]
+
+    @property
+    def classes(self) -> int:
+        return int(self.metadata["classes"])
+
+    @property
+    def ndim(self) -> int:
+        return int(getattr(self.network, "ndim", 2))
+
+    def normalize(self, block: Any) -> np.ndarray:
+        """Apply the stored normalisation to a block of raw intensities (float32 out)."""
+        return apply_normalization(block, self.metadata["normalization"])
+
+
+def apply_normalization(block: Any, norm: dict[str, Any]) -> np.ndarray:
+    """Normalise raw intensities with stored parameters (see :class:`DeepModel`)."""
+    x = np.asarray(block, dtype=np.float32)
+    if norm["kind"] == "percentile":
+        low, high = float(norm["low"]), float(norm["high"])
+        return np.clip((x - low) / max(high - low, 1e-6), 0.0, 1.0)
+    return (x - float(norm["mean"])) / max(float(norm["std"]), 1e-6)
+
+
+def save_model(model: DeepModel, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to one file (written beside it and renamed, so never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.network.state_dict().items()}
+    payload = {
+        FORMAT_KEY: FORMAT_VERSION,
+        "metadata": json.dumps(model.metadata),
+        "state_dict": state,
+    }
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path: str | os.PathLike[str], *, device: str = "cpu") -> DeepModel:
+    """Read a model file written by :func:`save_model` (network in eval mode on ``device``).
+
+    Raises
+    ------
+    NotAVolumeFileError
+        No such file.
+    CorruptFileError
+        The file is truncated or damaged, or not a PyTorch file at all.
+    FormatNotSupportedError
+        A PyTorch file from another program (not a voxelwise model).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotAVolumeFileError(f"No model file at {path}; give the path of a trained model")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for damaged or foreign files
+        raise CorruptFileError(
+            f"Cannot read {path} as a voxelwise model file ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); it is damaged or not a model file "
+            "written by voxelwise.deep; retrain or copy it again"
+        ) from e
+    if not isinstance(payload, dict) or FORMAT_KEY not in payload:
+        raise FormatNotSupportedError(
+            f"{path} is a PyTorch file but not a voxelwise model (no {FORMAT_KEY!r} entry); "
+            "models from other programs cannot be loaded, train one with voxelwise.deep.train"
+        )
+    if payload[FORMAT_KEY] != FORMAT_VERSION:
+        raise FormatNotSupportedError(
+            f"{path} is a voxelwise model of format version {payload[FORMAT_KEY]}, this "
+            f"voxelwise reads version {FORMAT_VERSION}; upgrade voxelwise"
+        )
+    try:
+        meta = json.loads(payload["metadata"])
+        net = build_network(meta["arch"], int(meta["classes"]), meta.get("network"))
+        net.load_state_dict(payload["state_dict"])
+    except Exception as e:
+        raise CorruptFileError(
+            f"The voxelwise model file {path} is damaged ({type(e).__name__}: {e}); retrain it"
+        ) from e
+    net.to(device).eval()
+    return DeepModel(net, meta)

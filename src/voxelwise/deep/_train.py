@@ -1,0 +1,379 @@
+"""Training: AdamW, one-cycle schedule, validation mean IoU, early stopping, wall-time budget."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from voxelwise._validate import parse_rng, parse_roi
+from voxelwise.deep._augment import Augment, augment
+from voxelwise.deep._config import TrainConfig
+from voxelwise.deep._data import Region, as_dask, label_counts, sample_patch, split_regions
+from voxelwise.deep._device import parse_device
+from voxelwise.deep._losses import class_weights, compute_loss
+from voxelwise.deep._lr import batch_loss, find_lr, one_cycle
+from voxelwise.deep._model import DeepModel, apply_normalization, load_model, save_model
+from voxelwise.deep._nets import build_network, pools_for
+from voxelwise.deep._plot import line_plot
+from voxelwise.errors import InvalidVolumeError
+
+__all__ = ["TrainResult", "find_lr", "one_cycle", "train"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    model_path : Path
+        The best checkpoint (by validation mean IoU), one model file.
+    best_val_miou : float
+    epochs : int
+        Epochs run.
+    stopped : str
+        'epochs', 'early_stopping' or 'max_minutes'.
+    seconds : float
+    metrics_csv, plot_png : Path
+        Per-epoch metrics and their plot; ``lr_plot_png`` when the learning-rate finder ran.
+    history : list of dict
+    """
+
+    model_path: Path
+    best_val_miou: float
+    epochs: int
+    stopped: str
+    seconds: float
+    metrics_csv: Path
+    plot_png: Path
+    lr: float
+    lr_plot_png: Path | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _normalization(
+    images: Sequence[Any], boxes: Sequence[tuple[slice, ...]], cfg: TrainConfig
+) -> dict[str, Any]:
+    samples = []
+    for image, box in zip(images, boxes):
+        region = image[box]
+        step = max(1, round((region.size / 2_000_000) ** (1 / 3)))
+        samples.append(
+            np.asarray(region[::step, ::step, ::step].compute(), dtype=np.float32).ravel()
+        )
+    values = np.concatenate(samples)
+    if cfg.normalization == "percentile":
+        low, high = np.percentile(values, cfg.percentiles)
+        return {"kind": "percentile", "low": float(low), "high": float(high)}
+    return {"kind": "meanstd", "mean": float(values.mean()), "std": float(values.std())}
+
+
+class _Batches:
+    """Draws normalised, augmented batches from training regions."""
+
+    def __init__(
+        self,
+        regions: list[Region],
+        cfg: TrainConfig,
+        norm: dict[str, Any],
+        rng: np.random.Generator,
+        *,
+        aug: bool,
+    ) -> None:
+        self.regions, self.cfg, self.norm, self.rng = regions, cfg, norm, rng
+        self.aug = (
+            Augment(cfg.flips, cfg.rot90, cfg.intensity, cfg.noise, cfg.elastic) if aug else None
+        )
+        self.axes: list[str | None] = list(cfg.axes) if cfg.arch == "unet2d" else [None]
+
+    def patch(self) -> tuple[np.ndarray, np.ndarray]:
+        region = self.regions[int(self.rng.integers(len(self.regions)))]
+        axis = self.axes[int(self.rng.integers(len(self.axes)))]
+        image, target = sample_patch(region, tuple(self.cfg.patch_size or ()), axis, self.rng)
+        image = apply_normalization(image, self.norm)
+        if self.aug is not None:
+            image, target = augment(image, target, self.rng, self.aug)
+        return image, target
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [self.patch() for _ in range(size)]
+        x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
+        y = torch.from_numpy(np.stack([p[1] for p in pairs]))
+        return x, y
+
+
+def _validate(
+    net: torch.nn.Module,
+    val: list[tuple[torch.Tensor, torch.Tensor]],
+    classes: int,
+    device: torch.device,
+) -> tuple[float, float]:
+    net.eval()
+    inter = np.zeros(classes)
+    union = np.zeros(classes)
+    losses = []
+    with torch.no_grad():
+        for x, y in val:
+            logits = net(x.to(device)).float().cpu()
+            losses.append(float(compute_loss(logits, y, kind="ce")))
+            pred = logits.argmax(1)
+            valid = y >= 0
+            for c in range(classes):
+                p, t = (pred == c) & valid, y == c
+                inter[c] += float((p & t).sum())
+                union[c] += float((p | t).sum())
+    net.train()
+    present = union > 0
+    miou = float((inter[present] / union[present]).mean()) if present.any() else 0.0
+    return float(np.mean(losses)) if losses else math.nan, miou
+
+
+def _pairs(image: Any, labels: Any) -> list[tuple[Any, Any]]:
+    if isinstance(image, list):
+        if not isinstance(labels, list | tuple) or len(labels) != len(image):
+            raise ValueError(
+                "Expected as many label volumes as images when training on several pairs"
+            )
+        return list(zip(image, labels))
+    return [(image, labels)]
+
+
+def train(
+    image: Any,
+    labels: Any,
+    *,
+    out: str | Path,
+    config: TrainConfig | dict[str, Any] | str | Path | None = None,
+    roi: Any = None,
+    epochs: int | None = None,
+    max_minutes: float | None = None,
+    init_model: str | Path | None = None,
+    device: str = "auto",
+    rng: np.random.Generator | int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Train a segmentation network on one or more (image, labels) pairs.
+
+    Parameters
+    ----------
+    image : (Z, Y, X) array, path, Volume or ``(workspace, layer)``, or a list of them
+        Raw intensities (NumPy, dask, zarr; a file path is opened lazily; a workspace layer is
+        read from its zarr array).
+    labels : (Z, Y, X) integer array, path, Volume or ``(workspace, layer)``, or a list of them
+        0 = unlabelled (ignored), class c stored as c + 1; dense or sparse.
+    out : str or Path
+        Folder for ``model.pt`` (best checkpoint), ``metrics.csv``, ``metrics.png``,
+        ``config.yaml`` and ``lr_finder.png``.
+    config : TrainConfig, dict or YAML path, optional
+    roi : str or slices, optional
+        Region of every pair to use (``"z0:z1,y0:y1,x0:x1"``).
+    epochs, max_minutes : optional
+        Override the config's values; ``max_minutes`` is a wall-time budget.
+    init_model : path, optional
+        Fine-tune or resume from a model file (its architecture and normalisation are kept).
+    device : {'auto', 'cpu', 'cuda'}
+    rng : Generator or int, optional
+        Seeds patch sampling, augmentation and weight initialisation (reproducible on CPU).
+    progress : callable, optional
+        ``progress(epoch, epochs)`` after each epoch; may raise CancelledError to stop (the
+        best checkpoint so far stays in ``out``).
+
+    Returns
+    -------
+    TrainResult
+    """
+    t0 = time.monotonic()
+    if isinstance(config, str | Path):
+        config = TrainConfig.from_yaml(config)
+    elif isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    cfg = config or TrainConfig()
+    if epochs is not None:
+        cfg.epochs = int(epochs)
+    if max_minutes is not None:
+        cfg.max_minutes = float(max_minutes)
+    gen = parse_rng(rng)
+    torch.manual_seed(int(gen.integers(2**31)))
+    dev = parse_device(device)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    pairs = [
+        (as_dask(i, what="image"), as_dask(lab, what="labels")) for i, lab in _pairs(image, labels)
+    ]
+    counts = np.zeros(1, dtype=np.int64)
+    for img, lab in pairs:
+        if img.shape != lab.shape:
+            raise InvalidVolumeError(
+                f"Expected image and labels of the same shape, got {img.shape} and {lab.shape}; "
+                "crop both to the same region (roi=) or check that the right files were given"
+            )
+        c = label_counts(lab[parse_roi(roi, lab.shape)])
+        counts = np.pad(counts, (0, max(0, len(c) - len(counts)))) + np.pad(
+            c, (0, max(0, len(counts) - len(c)))
+        )
+    present = int((counts[1:] > 0).sum())
+    if present < 2:
+        raise InvalidVolumeError(
+            f"The labels hold {present} class(es) (label values > 0: {np.flatnonzero(counts[1:]) + 1}); "
+            "training needs at least two, e.g. background stored as 1 and foreground as 2 "
+            "(0 means unlabelled). For a binary mask pass mask.astype('uint8') + 1"
+        )
+    base = None
+    if init_model is not None:
+        base = load_model(init_model)
+        cfg.arch = base.metadata["arch"]
+    classes = int(cfg.classes or len(counts) - 1)
+    if base is not None:
+        classes = base.classes
+    psize = tuple(cfg.patch_size or ())
+    min_size = (1, *psize) if cfg.arch == "unet2d" else psize
+    boxes = [split_regions(img.shape, roi, cfg.val_fraction, min_size) for img, _ in pairs]  # type: ignore[arg-type]
+    norm = (
+        base.metadata["normalization"]
+        if base
+        else _normalization([p[0] for p in pairs], [b[0] for b in boxes], cfg)
+    )
+    train_regions = [
+        Region.from_box(i, lab, b[0], cfg.cache_mb) for (i, lab), b in zip(pairs, boxes)
+    ]
+    val_regions = [Region.from_box(i, lab, b[1], cfg.cache_mb) for (i, lab), b in zip(pairs, boxes)]
+
+    if base is not None:
+        net = base.network
+        options = base.metadata["network"]
+    else:
+        options = dict(cfg.network)
+        if cfg.arch == "unet3d" and "pools" not in options:
+            options["pools"] = pools_for(options.pop("depth", 3), cfg.spacing, psize)
+        net = build_network(cfg.arch, classes, options)
+    net.to(dev).train()
+    weights = None
+    if cfg.class_balance:
+        weights = class_weights(torch.from_numpy(counts[1 : classes + 1].astype(np.float64))).to(
+            dev
+        )
+
+    batches = _Batches(train_regions, cfg, norm, gen, aug=True)
+    val_draw = _Batches(
+        val_regions, cfg, norm, np.random.default_rng(int(gen.integers(2**31))), aug=False
+    )
+    val = [val_draw.batch(1) for _ in range(cfg.val_patches)]
+
+    lr_plot = None
+    lr = cfg.lr
+    if lr == "auto":
+        lr_plot = out / "lr_finder.png"
+        lr = find_lr(
+            net,
+            lambda: batches.batch(cfg.batch_size),
+            cfg,
+            device=dev,
+            weights=weights,
+            plot=lr_plot,
+        )
+    lr = float(lr)
+    opt = torch.optim.AdamW(net.parameters(), lr=one_cycle(lr, 0.0), weight_decay=cfg.weight_decay)
+    total = cfg.epochs * cfg.steps_per_epoch
+    amp = cfg.amp and dev.type == "cuda"
+    meta = {
+        "arch": cfg.arch,
+        "classes": classes,
+        "network": options,
+        "patch_size": list(psize),
+        "axes": cfg.axes if cfg.arch == "unet2d" else "z",
+        "normalization": norm,
+        "label_names": list(cfg.label_names or [f"class {c}" for c in range(classes)]),
+        "label_values": [c + 1 for c in range(classes)],
+        "config": cfg.to_dict(),
+        "provenance": {
+            "torch": torch.__version__,
+            "init_model": str(init_model) if init_model else None,
+        },
+    }
+    cfg.to_yaml(out / "config.yaml")
+    model_path = out / "model.pt"
+    history: list[dict[str, float]] = []
+    best, stale, stopped, epoch = -1.0, 0, "epochs", 0
+    budget = None if cfg.max_minutes is None else cfg.max_minutes * 60
+    step = 0
+    for epoch in range(1, cfg.epochs + 1):
+        losses = []
+        for _ in range(cfg.steps_per_epoch):
+            x, y = batches.batch(cfg.batch_size)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                loss = batch_loss(net, x.to(dev), y.to(dev), cfg, weights)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            done = step / max(total, 1)
+            if budget is not None:  # the schedule follows whichever runs out first
+                done = max(done, (time.monotonic() - t0) / budget)
+            for group in opt.param_groups:
+                group["lr"] = one_cycle(lr, done)
+            losses.append(float(loss.detach()))
+            if budget is not None and time.monotonic() - t0 > budget:
+                break
+        val_loss, miou = _validate(net, val, classes, dev)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)),
+                "val_loss": val_loss,
+                "val_miou": miou,
+                "lr": float(opt.param_groups[0]["lr"]),
+                "seconds": time.monotonic() - t0,
+            }
+        )
+        if miou > best:
+            best, stale = miou, 0
+            meta["val_miou"] = miou
+            meta["provenance"].update(epoch=epoch, seconds=round(time.monotonic() - t0, 1))
+            save_model(DeepModel(net, meta), model_path)
+        else:
+            stale += 1
+        _write_metrics(out, history)
+        if progress is not None:
+            progress(epoch, cfg.epochs)  # may raise CancelledError; the best model is kept
+        if budget is not None and time.monotonic() - t0 > budget:
+            stopped = "max_minutes"
+            break
+        if stale >= cfg.patience:
+            stopped = "early_stopping"
+            break
+    return TrainResult(
+        model_path=model_path,
+        best_val_miou=best,
+        epochs=epoch,
+        stopped=stopped,
+        seconds=time.monotonic() - t0,
+        metrics_csv=out / "metrics.csv",
+        plot_png=out / "metrics.png",
+        lr=lr,
+        lr_plot_png=lr_plot,
+        history=history,
+    )
+
+
+def _write_metrics(out: Path, history: list[dict[str, float]]) -> None:
+    with open(out / "metrics.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    epochs = [h["epoch"] for h in history]
+    line_plot(
+        out / "metrics.png",
+        epochs,
+        {k: [h[k] for h in history] for k in ("train_loss", "val_loss", "val_miou")},
+        title="training",
+        xlabel="epoch",
+    )
