@@ -45,6 +45,7 @@ def test_import_voxelwise_loads_no_heavy_stack():
         "supervoxels",
         "annotate",
         "analysis",
+        "learn",
         "deep",
         "workflows",
         "cli",

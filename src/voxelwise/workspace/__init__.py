@@ -38,6 +38,7 @@ from voxelwise.workspace._records import (
     LabelInfo,
     LayerInfo,
     RunInfo,
+    default_color,
 )
 from voxelwise.workspace._stats import PERCENTILES, compute_stats
 from voxelwise.workspace._workspace import Workspace
@@ -64,4 +65,5 @@ __all__ = [
     "WorkspaceExistsError",
     "WorkspaceNotFoundError",
     "compute_stats",
+    "default_color",
 ]
