@@ -19,6 +19,8 @@ __all__ = [
     "cmd_labels_add",
     "cmd_labels_list",
     "cmd_metrics",
+    "cmd_shallow_predict",
+    "cmd_shallow_train",
     "cmd_split",
     "cmd_supervoxels",
     "cmd_workspace_create",
@@ -346,3 +348,57 @@ def cmd_metrics(args: argparse.Namespace) -> None:
                     progress=progress,
                 )
     print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
+
+
+def cmd_shallow_train(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from voxelwise import learn
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    features: Any = args.features or "default"
+    if isinstance(features, list) and len(features) == 1:
+        features = features[0]
+    save = Path(args.save) if args.save else ws.path.with_suffix(".shallow.npz")
+    with progress_bar("train", enabled=not args.quiet) as progress:
+        learn.train(
+            ws,
+            annotations=args.annotations,
+            features=features,
+            mode=args.mode,
+            classifier=args.classifier,
+            supervoxels=args.supervoxels,
+            parent=args.parent,
+            save=save,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    print(f"trained {args.classifier} ({args.mode} mode) on {args.annotations!r}; model: {save}")
+
+
+def cmd_shallow_predict(args: argparse.Namespace) -> None:
+    from voxelwise import learn
+    from voxelwise.errors import VoxelwiseError
+    from voxelwise.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    model = args.model or learn.latest_model(ws)
+    if model is None:
+        raise VoxelwiseError(
+            f"No trained model found for {args.workspace}; train one first with "
+            "`voxelwise shallow train WS --annotations NAME` or pass --model FILE"
+        )
+    with progress_bar("predict", enabled=not args.quiet) as progress:
+        learn.predict(
+            ws,
+            model,
+            name=args.name,
+            refine=args.refine,
+            smoothness=args.smoothness,
+            parent_layer=args.parent_layer,
+            overwrite=args.overwrite,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    print(f"wrote {args.name!r} with per-class probabilities and confidence layers")

@@ -155,6 +155,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workspace")
     p.set_defaults(func=c.cmd_labels_list)
 
+    sh = sub.add_parser("shallow", help="shallow learning from scribbles (random forest, ...)")
+    sh_sub = sh.add_subparsers(dest="sh_command", required=True, metavar="ACTION")
+    p = sh_sub.add_parser("train", help="train a classifier on an annotation layer")
+    p.add_argument("workspace")
+    p.add_argument("--annotations", required=True, help="annotation layer with the scribbles")
+    p.add_argument(
+        "--features",
+        action="append",
+        default=[],
+        help="feature layers, a preset name or filter specs (repeatable; default: preset default)",
+    )
+    p.add_argument("--mode", choices=["voxel", "supervoxel"], default="voxel")
+    p.add_argument(
+        "--classifier", choices=["rf", "extra_trees", "hgb", "svm", "logistic"], default="rf"
+    )
+    p.add_argument(
+        "--supervoxels", default="supervoxels", help="supervoxel layer (supervoxel mode)"
+    )
+    p.add_argument("--parent", help="hierarchy: train the children of this label only")
+    p.add_argument("--save", help="model file (default: next to the workspace, WS.shallow.npz)")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_shallow_train)
+
+    p = sh_sub.add_parser("predict", help="predict labels, probabilities and confidence")
+    p.add_argument("workspace")
+    p.add_argument("--model", help="model file (default: the last one trained on this workspace)")
+    p.add_argument("--refine", action="store_true", help="Markov random field refinement")
+    p.add_argument("--smoothness", type=float, default=0.15, help="MRF smoothness weight")
+    p.add_argument("--name", default="prediction", help="output layer name")
+    p.add_argument("--parent-layer", help="hierarchy: layer holding the parent label's region")
+    p.add_argument("--overwrite", action="store_true")
+    _scheduler_option(p)
+    p.set_defaults(func=c.cmd_shallow_predict)
+
     p = sub.add_parser("analyze", help="measure every object of a label layer into a table")
     p.add_argument("workspace")
     p.add_argument("labels", help="instance (or label) layer to measure")
