@@ -9,6 +9,7 @@ features, average-pooled to ``(N, C)`` (for k-means or core-set sampling).
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -77,17 +78,19 @@ def _crop(x: torch.Tensor, pads: list[int]) -> torch.Tensor:
     return x[tuple(index)]
 
 
-class _Net(nn.Module):
+class _Net(nn.Module, abc.ABC):
     """Shared padding, embedding and MC-dropout plumbing."""
 
     ndim: int = 2
     divisor: tuple[int, ...] = (1, 1)
 
+    @abc.abstractmethod
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        raise NotImplementedError
+        """Bottleneck features and the skip connections of the encoder."""
 
+    @abc.abstractmethod
     def _decode(self, x: torch.Tensor, skips: list[torch.Tensor]) -> Any:
-        raise NotImplementedError
+        """Logits (and any auxiliary output) from the bottleneck and the skips."""
 
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Main logits and the auxiliary logits (or None for nets without one)."""

@@ -7,6 +7,7 @@ and unit. :func:`make_volume` then checks the shape, applies ROI and binning and
 
 from __future__ import annotations
 
+import abc
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -129,7 +130,7 @@ def _human(nbytes: int) -> str:
     return f"{size:.1f} TiB"
 
 
-class LazySource:
+class LazySource(abc.ABC):
     """Array-like (Z, Y, X) reader of one file: ``source[index]`` reads just that block.
 
     Subclasses implement :meth:`read` for a box of unit-step slices and keep open handles in
@@ -142,8 +143,9 @@ class LazySource:
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
 
-    def read(self, box: Box) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def read(self, box: Box) -> np.ndarray:
+        """The voxels of ``box`` (unit-step slices) as a NumPy array."""
 
     def __getitem__(self, index: Any) -> np.ndarray:
         box, post = _split_index(index, self.shape)

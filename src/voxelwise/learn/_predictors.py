@@ -22,6 +22,7 @@ records are filled with zeros, so files stay loadable across versions.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +51,7 @@ def _check_x(x: Any, n_features: int) -> np.ndarray:
     return arr
 
 
-class Predictor:
+class Predictor(abc.ABC):
     """Base class: ``predict_proba(x) -> (N, K) float32`` and array export."""
 
     kind = ""
@@ -68,12 +69,13 @@ class Predictor:
             out[start:stop] = self._proba(arr[start:stop])
         return out
 
+    @abc.abstractmethod
     def _proba(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Probabilities of one batch of (N, F) float features."""
 
+    @abc.abstractmethod
     def to_arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(metadata, arrays) that :func:`predictor_from_arrays` turns back into a predictor."""
-        raise NotImplementedError
 
 
 # -- tree ensembles ---------------------------------------------------------------------------
