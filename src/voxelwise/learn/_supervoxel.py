@@ -15,12 +15,11 @@ from voxelwise._compute import ProgressCallback, Scheduler
 from voxelwise._validate import parse_rng
 from voxelwise.learn._aggregate import supervoxel_statistics
 from voxelwise.learn._errors import FeatureMismatchError, LearnError, TrainingDataError
-from voxelwise.learn._estimators import fit_estimator, parse_classifier
+from voxelwise.learn._estimators import parse_classifier
 from voxelwise.learn._model import Model
 from voxelwise.learn._mrf import DEFAULT_SMOOTHNESS, edge_weights, refine_graph
 from voxelwise.learn._sampling import annotated_voxels, read_points
-from voxelwise.learn._voxel import as_feature_list, check_classes, class_indices
-from voxelwise.workspace import default_color
+from voxelwise.learn._voxel import as_feature_list, check_classes, class_indices, fit_model
 
 __all__ = [
     "STATISTICS",
@@ -172,39 +171,24 @@ def fit_supervoxels(
         raise TrainingDataError(
             f"No supervoxel has a majority of class value(s) {missing}; annotate more of them"
         )
-    weight = class_weight
-    if isinstance(class_weight, Mapping):
-        weight = {classes.index(int(k)): w for k, w in class_weight.items() if int(k) in classes}
     seed = int(parse_rng(rng).integers(2**31 - 1))
-    predictor, used = fit_estimator(
+    return fit_model(
         x,
         y,
-        n_classes=len(classes),
+        classes=classes,
+        class_names=class_names,
+        class_weight=class_weight,
         classifier=classifier,
         params=params,
-        class_weight=weight,
-        rng=seed,
-    )
-    names_out = (
-        tuple(class_names) if class_names is not None else tuple(f"label_{c}" for c in classes)
-    )
-    return Model(
-        predictor=predictor,
-        classes=tuple(classes),
-        class_names=names_out,
-        colors=tuple(default_color(c) for c in classes),
+        seed=seed,
         mode="supervoxel",
-        classifier=classifier,
-        params=used,
-        features=tuple(names),
-        recipe=tuple({"name": n, "source": None, "filter": None} for n in names),
-        statistics=stats,
+        features=names,
         training={
             "annotated_supervoxels": int(ids.size),
             "annotated_voxels": int(votes.sum()),
-            "samples_per_class": np.bincount(y, minlength=len(classes)).tolist(),
-            "seconds": round(time.perf_counter() - start, 3),
         },
+        start=start,
+        statistics=stats,
     )
 
 

@@ -176,6 +176,43 @@ def fit_voxels(
             f"No annotated voxels of class value(s) {missing}; annotate them or leave them out "
             "of classes="
         )
+    return fit_model(
+        x,
+        y,
+        classes=classes,
+        class_names=class_names,
+        class_weight=class_weight,
+        classifier=classifier,
+        params=params,
+        seed=seed,
+        mode="voxel",
+        features=names,
+        training={"annotated_voxels": int(flat.size)},
+        start=start,
+    )
+
+
+def fit_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    classes: Sequence[int],
+    class_names: Sequence[str] | None,
+    class_weight: Any,
+    classifier: str,
+    params: Mapping[str, Any] | None,
+    seed: int,
+    mode: str,
+    features: Sequence[str],
+    training: Mapping[str, Any],
+    start: float,
+    **extra: Any,
+) -> Model:
+    """Fit the estimator on (N, F) samples ``x`` with class indices ``y`` and wrap it in a Model.
+
+    Shared by voxel and supervoxel mode; ``training`` gets the per-class sample counts and the
+    seconds since ``start``; ``extra`` goes to :class:`Model` (e.g. ``statistics``).
+    """
     weight = class_weight
     if isinstance(class_weight, Mapping):
         weight = {classes.index(int(k)): w for k, w in class_weight.items() if int(k) in classes}
@@ -196,16 +233,17 @@ def fit_voxels(
         classes=tuple(classes),
         class_names=names_out,
         colors=tuple(default_color(c) for c in classes),
-        mode="voxel",
+        mode=mode,
         classifier=classifier,
         params=used,
-        features=tuple(names),
-        recipe=tuple({"name": n, "source": None, "filter": None} for n in names),
+        features=tuple(features),
+        recipe=tuple({"name": n, "source": None, "filter": None} for n in features),
         training={
-            "annotated_voxels": int(flat.size),
+            **training,
             "samples_per_class": np.bincount(y, minlength=len(classes)).tolist(),
             "seconds": round(time.perf_counter() - start, 3),
         },
+        **extra,
     )
 
 
