@@ -84,6 +84,11 @@ def test_train_writes_outputs_and_is_reproducible(tmp_path, synthetic):
     assert seen == [(1, 2), (2, 2)]
     assert a.model_path.is_file() and a.metrics_csv.is_file() and a.plot_png.is_file()
     assert (tmp_path / "a" / "config.yaml").is_file()
+    from PIL import Image
+
+    with Image.open(a.montage_png) as png:  # rows of image | labels | prediction
+        assert png.width == 3 * 32 and png.height > 32
+        assert len(np.unique(np.asarray(png).reshape(-1, 3), axis=0)) > 3
     rows = list(csv.DictReader(a.metrics_csv.open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert a.history == [{**h, "seconds": a.history[i]["seconds"]} for i, h in enumerate(b.history)]
@@ -138,6 +143,9 @@ def test_bad_training_input(tmp_path, synthetic):
         train(image, np.ones_like(labels), out=tmp_path / "x", config=dict(TINY))
     with pytest.raises(InvalidVolumeError, match="at least two"):
         train(image, np.zeros_like(labels), out=tmp_path / "x", config=dict(TINY))
+    with pytest.raises(InvalidVolumeError, match="swapped"):
+        train(labels, image, out=tmp_path / "x", config=dict(TINY))
+    assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="Unknown training settings"):
         train(image, labels, out=tmp_path / "x", config={"epoch": 1})
 

@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     _scheduler_option(p)
     p.set_defaults(func=c.cmd_shallow_predict)
 
+    from voxelwise.cli import _deep
+
+    _deep.add_parsers(sub)  # train, predict: deep learning (torch loads only when they run)
+
     p = sub.add_parser("analyze", help="measure every object of a label layer into a table")
     p.add_argument("workspace")
     p.add_argument("labels", help="instance (or label) layer to measure")

@@ -13,6 +13,9 @@ Models
 Prediction
     :func:`predict` (tiled, multi-axis, ensembles, zarr outputs of any size) and
     :func:`predict_proba` (in memory); :func:`fuse_probabilities`, :func:`choose_axes`.
+Workspaces
+    :func:`train_workspace` on an image and a labels layer; :func:`predict_workspace` writes
+    label, probability and confidence layers (:class:`WorkspacePrediction`); both record runs.
 
 Label convention: 0 = unlabelled (ignored by the loss); class c is stored as c + 1, in training
 labels and in predicted label volumes alike.
@@ -33,6 +36,7 @@ __all__ = [
     "TrainResult",
     "UNet2D",
     "UNet3D",
+    "WorkspacePrediction",
     "choose_axes",
     "compute_loss",
     "find_lr",
@@ -42,9 +46,11 @@ __all__ = [
     "pools_for",
     "predict",
     "predict_proba",
+    "predict_workspace",
     "save_model",
     "set_mc_dropout",
     "train",
+    "train_workspace",
 ]
 
 _WHERE = {
@@ -67,6 +73,9 @@ _WHERE = {
     "fuse_probabilities": "_predict",
     "predict": "_predict",
     "predict_proba": "_predict",
+    "WorkspacePrediction": "_workspace",
+    "predict_workspace": "_workspace",
+    "train_workspace": "_workspace",
 }
 
 

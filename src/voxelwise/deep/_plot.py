@@ -6,9 +6,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["line_plot"]
+__all__ = ["line_plot", "montage"]
 
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 
@@ -60,5 +61,56 @@ def line_plot(
         if len(points) > 1:
             draw.line(points, fill=colour, width=2)
         draw.text((w - right - 120, top + 14 * i), name, fill=colour)
+    img.save(path)
+    return Path(path)
+
+
+_PALETTE = np.array(
+    [
+        (0, 0, 0),
+        (230, 25, 75),
+        (60, 180, 75),
+        (255, 225, 25),
+        (0, 130, 200),
+        (245, 130, 48),
+        (145, 30, 180),
+        (70, 240, 240),
+        (240, 50, 230),
+        (210, 245, 60),
+    ],
+    dtype=np.uint8,
+)
+
+
+def _gray(plane: np.ndarray) -> np.ndarray:
+    lo, hi = float(plane.min()), float(plane.max())
+    g = ((plane - lo) / max(hi - lo, 1e-6) * 255).astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=-1)
+
+
+def _colour(classes: np.ndarray) -> np.ndarray:
+    """Class indices (-1 = unlabelled, drawn black) as RGB."""
+    return _PALETTE[(np.asarray(classes) + 1) % len(_PALETTE)]
+
+
+def montage(
+    path: str | Path,
+    rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    title: str = "image | labels | prediction",
+) -> Path:
+    """A PNG grid: one row per (image, labels, prediction) 2D plane triple.
+
+    Labels and predictions are class indices (labels -1 = unlabelled, drawn black); each class
+    has a fixed colour.
+    """
+    tiles = [np.concatenate([_gray(i), _colour(lab), _colour(p)], axis=1) for i, lab, p in rows]
+    width = max(t.shape[1] for t in tiles)
+    tiles = [
+        np.pad(t, ((0, 4), (0, width - t.shape[1]), (0, 0)), constant_values=255) for t in tiles
+    ]
+    grid = np.concatenate([np.full((18, width, 3), 255, np.uint8), *tiles], axis=0)
+    img = Image.fromarray(grid)
+    ImageDraw.Draw(img).text((4, 3), title, fill="black")
     img.save(path)
     return Path(path)

@@ -1,10 +1,12 @@
 """Tiled prediction over volumes of any size, multi-axis fusion, ensembles, zarr outputs.
 
-Patches come from :class:`~voxelwise.blockwise.PatchGrid` and are blended by
-:class:`~voxelwise.blockwise.Stitcher` (cosine window). A 2D model runs over slices along each
-chosen axis (the volume is viewed transposed, never copied); per-axis probabilities are fused
-by their per-class maximum (renormalised to sum 1) or their mean. For :func:`predict`, the
-accumulators are zarr arrays beside the outputs, so memory stays at a few patches and chunks.
+A 2D model runs over the slices along each chosen axis (the volume is viewed transposed, never
+copied), slab by slab (see :mod:`voxelwise.deep._tiles`: overlapping patches blended with a
+cosine window, exactly as if the whole grid were blended at once); per-axis probabilities are
+fused by their per-class maximum (renormalised to sum 1, as Volume Segmantics) or their mean,
+and ensemble members are averaged. :func:`predict` keeps per-axis results of large volumes in
+float16 zarr arrays inside the (hidden, partial) output and fuses them chunk by chunk in one
+final pass, so memory stays at one slab, one batch of patches and a few output chunks.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import numpy as np
 import torch
 import zarr
 
-from voxelwise.blockwise import PatchGrid, Stitcher
 from voxelwise.deep._data import as_dask
 from voxelwise.deep._device import parse_device
 from voxelwise.deep._model import DeepModel, load_model
 from voxelwise.deep._nets import set_mc_dropout
+from voxelwise.deep._tiles import SlabPlan, auto_batch_size, forward, plan_slabs, predict_slabs
 from voxelwise.errors import OutputExistsError
 
 __all__ = ["choose_axes", "fuse_probabilities", "predict", "predict_proba"]
@@ -32,10 +34,6 @@ __all__ = ["choose_axes", "fuse_probabilities", "predict", "predict_proba"]
 _ORDER = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 0, 1)}
 _BACK = {"z": (0, 1, 2, 3), "y": (0, 2, 1, 3), "x": (0, 2, 3, 1)}
 ModelLike = str | os.PathLike[str] | DeepModel
-
-
-def _store(lazy: Any, target: Any) -> None:
-    da.store(lazy, target, lock=False)
 
 
 def choose_axes(axes: str, shape: Sequence[int], model: DeepModel) -> str:
@@ -68,95 +66,6 @@ def fuse_probabilities(probs: Sequence[Any], *, fusion: str = "max") -> Any:
     return top / lib.maximum(top.sum(axis=0, keepdims=True), 1e-12)
 
 
-def _forward(
-    model: DeepModel, device: torch.device, tta: bool
-) -> Callable[[np.ndarray], np.ndarray]:
-    net = model.network
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(model.normalize(batch)).unsqueeze(1).to(device)
-        flips: list[tuple[int, ...]] = [()]
-        if tta:
-            flips += [(-1,), (-2,), (-2, -1)]
-        total = None
-        with torch.no_grad():
-            for dims in flips:
-                xi = x.flip(dims) if dims else x
-                p = net(xi).float().softmax(1)
-                p = p.flip(dims) if dims else p
-                total = p if total is None else total + p
-        assert total is not None
-        return (total / len(flips)).cpu().numpy()
-
-    return run
-
-
-class _SlabReader:
-    """Reads patches of a lazy (Z', Y', X') view through one cached slab along its first axis.
-
-    Patches are visited in C order, so the slab (as thick as the storage chunks along that
-    axis, at least one patch) moves forward monotonically and every stored chunk is read once
-    per axis, however thin the patches are. Padding follows ``PatchGrid.read`` ('reflect').
-    """
-
-    def __init__(self, view: da.Array, depth: int, *, max_mb: float = 64.0) -> None:
-        self.view = view
-        plane = max(1, int(np.prod(view.shape[1:])) * view.dtype.itemsize)
-        cap = max(1, int(max_mb * 2**20 // plane))  # thinner slabs re-read chunks, but bound memory
-        self.depth = max(int(depth), min(int(view.chunks[0][0]), cap))
-        self.lo = self.hi = 0
-        self.slab = np.zeros((0, *view.shape[1:]), dtype=view.dtype)
-
-    def __call__(self, patch: Any) -> np.ndarray:
-        start, stop = patch.start[0], patch.stop[0]
-        if not (self.lo <= start and stop <= self.hi):
-            self.lo = start
-            self.hi = min(max(stop, start + self.depth), self.view.shape[0])
-            self.slab = np.asarray(self.view[self.lo : self.hi].compute())
-        region = self.slab[(slice(start - self.lo, stop - self.lo), *patch.slices[1:])]
-        if all(p == (0, 0) for p in patch.padding):
-            return region
-        return np.pad(region, patch.padding, mode="symmetric")
-
-
-def _run_grid(
-    model: DeepModel,
-    view: da.Array,
-    out: Any,
-    *,
-    axis: str,
-    device: torch.device,
-    tta: bool,
-    overlap: Any,
-    batch_size: int,
-    progress: Callable[[int, int], None] | None,
-) -> Any:
-    """Predict ``view`` (Z', Y', X') patch by patch into ``out`` ((C, Z', Y', X'))."""
-    psize = tuple(model.metadata["patch_size"])
-    if model.ndim == 2:
-        patch = (1, *psize)
-        ov = overlap if overlap is not None else (0, psize[0] // 4, psize[1] // 4)
-    else:
-        patch = psize
-        ov = overlap if overlap is not None else tuple(p // 4 for p in psize)
-    grid = PatchGrid(view.shape, patch, overlap=ov)
-    stitcher = Stitcher(grid, channels=model.classes, out=out)
-    run = _forward(model, device, tta)
-    read = _SlabReader(view, patch[0])
-    patches = list(grid)
-    for start in range(0, len(patches), batch_size):
-        chunk = patches[start : start + batch_size]
-        blocks = np.stack([read(p) for p in chunk])
-        if model.ndim == 2:
-            blocks = blocks[:, 0]
-        probs = run(blocks)
-        for p, prob in zip(chunk, probs):
-            stitcher.add(p, prob[:, None] if model.ndim == 2 else prob)
-        if progress is not None:
-            progress(start + len(chunk), len(patches))
-    return stitcher.result()
-
-
 def _models(
     model: ModelLike | Sequence[ModelLike], ensemble: int | None, device: torch.device
 ) -> list[DeepModel]:
@@ -173,6 +82,54 @@ def _models(
     return loaded
 
 
+Sink = Callable[[int, DeepModel, str, tuple[int, ...], SlabPlan], Any]
+
+
+def _predict_members(
+    members: list[DeepModel],
+    image: da.Array,
+    axes: str,
+    sink: Sink,
+    *,
+    device: torch.device,
+    tta: bool,
+    overlap: Any,
+    batch_size: int | None,
+    memory_mb: float,
+    mc_dropout: bool = False,
+    progress: Callable[[int, int], None] | None,
+) -> list[list[tuple[str, Any]]]:
+    """Run every member along each of its axes into ``sink(...)`` arrays (C, Z', Y', X')."""
+    shape = tuple(int(s) for s in image.shape)
+    batch = [int(batch_size) if batch_size else auto_batch_size(members[0], device)]
+    jobs = []
+    for k, m in enumerate(members):
+        for a in choose_axes(axes, shape, m):
+            view = image.transpose(_ORDER[a])
+            plan = plan_slabs(m, view.shape, overlap=overlap, memory_mb=memory_mb, batch=batch[0])
+            jobs.append((k, m, a, view, plan))
+    total = sum(plan.patches for *_, plan in jobs)
+    done = [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], total)
+
+    results: list[list[tuple[str, Any]]] = [[] for _ in members]
+    for k, m, a, view, plan in jobs:
+        target = sink(k, m, a, view.shape, plan)
+        set_mc_dropout(m.network, mc_dropout)
+        try:
+            run = forward(m, device, tta)
+            for z0, z1, probs in predict_slabs(m, view, plan, run=run, batch=batch, step=step):
+                target[:, z0:z1] = probs
+        finally:
+            set_mc_dropout(m.network, False)
+        results[k].append((a, target))
+    return results
+
+
 def predict_proba(
     model: ModelLike | Sequence[ModelLike],
     image: Any,
@@ -183,7 +140,7 @@ def predict_proba(
     ensemble: int | None = None,
     mc_dropout: bool = False,
     overlap: Any = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
@@ -193,33 +150,50 @@ def predict_proba(
     ``mc_dropout=True`` keeps dropout active (one stochastic pass; call repeatedly for
     Monte-Carlo samples).
     """
+    if fusion not in ("max", "mean"):
+        raise ValueError(f"Expected fusion 'max' or 'mean', got {fusion!r} instead")
     dev = parse_device(device)
     members = _models(model, ensemble, dev)
     image = as_dask(image, what="image")
+
+    def sink(k: int, m: DeepModel, a: str, shape: tuple[int, ...], plan: SlabPlan) -> np.ndarray:
+        return np.zeros((m.classes, *shape), dtype=np.float32)
+
+    results = _predict_members(
+        members,
+        image,
+        axes,
+        sink,
+        device=dev,
+        tta=tta,
+        overlap=overlap,
+        batch_size=batch_size,
+        memory_mb=256.0,
+        mc_dropout=mc_dropout,
+        progress=progress,
+    )
     total = None
-    for m in members:
-        set_mc_dropout(m.network, mc_dropout)
-        per_axis = []
-        for a in choose_axes(axes, image.shape, m):
-            view = image.transpose(_ORDER[a])
-            acc = np.zeros((m.classes, *view.shape), dtype=np.float32)
-            _run_grid(
-                m,
-                view,
-                acc,
-                axis=a,
-                device=dev,
-                tta=tta,
-                overlap=overlap,
-                batch_size=batch_size,
-                progress=progress,
-            )
-            per_axis.append(acc.transpose(_BACK[a]))
-        fused = fuse_probabilities(per_axis, fusion=fusion) if len(per_axis) > 1 else per_axis[0]
+    for per_axis in results:
+        back = [acc.transpose(_BACK[a]) for a, acc in per_axis]
+        fused = fuse_probabilities(back, fusion=fusion) if len(back) > 1 else back[0]
         total = fused if total is None else total + fused
-        set_mc_dropout(m.network, False)
     assert total is not None
     return np.ascontiguousarray(total / len(members), dtype=np.float32)
+
+
+def _check_options(probability_dtype: str, outputs: Sequence[str], fusion: str) -> None:
+    if probability_dtype not in ("float16", "uint8"):
+        raise ValueError(
+            f"Expected probability_dtype 'float16' or 'uint8', got {probability_dtype!r}"
+        )
+    unknown = set(outputs) - {"labels", "probabilities", "confidence", "entropy"}
+    if unknown or not outputs:
+        raise ValueError(
+            f"Expected outputs among labels, probabilities, confidence, entropy, got "
+            f"{list(outputs)!r}"
+        )
+    if fusion not in ("max", "mean"):
+        raise ValueError(f"Expected fusion 'max' or 'mean', got {fusion!r} instead")
 
 
 def predict(
@@ -235,7 +209,7 @@ def predict(
     probability_dtype: str = "float16",
     chunks: tuple[int, int, int] = (32, 256, 256),
     overlap: Any = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     device: str = "auto",
     overwrite: bool = False,
     memory_mb: float = 512.0,
@@ -249,139 +223,159 @@ def predict(
         A list is an ensemble: probabilities are averaged (the top ``ensemble`` by their
         stored validation mean IoU when ``ensemble`` is given).
     image : (Z, Y, X) array, path or Volume
-        Read patch by patch (zarr/dask stay lazy).
+        Read slab by slab (zarr/dask stay lazy).
     out : path
         A ``.zarr`` folder; arrays ``labels`` (uint8, class c written as c + 1),
         ``probabilities`` ((C, Z, Y, X), ``probability_dtype`` float16, or uint8 scaled to
         0-255), ``confidence`` (max probability, float16) and ``entropy`` (normalised to 0-1,
-        float16), as listed in ``outputs``. Attributes hold label names and values.
+        float16), as listed in ``outputs``. Attributes hold label names and values. The group
+        is written under a hidden name beside ``out`` and renamed when complete: a failed or
+        cancelled run leaves no partial output (and an existing ``out`` untouched).
     axes : 'auto' or letters of 'zyx'
         Slice directions for a 2D model; 'auto' takes the model's training axes that are thick
         enough for its patch (see :func:`choose_axes`).
     fusion : {'max', 'mean'}
         How per-axis probabilities combine (see :func:`fuse_probabilities`).
     tta : bool
-        Average over in-plane flips.
+        Average the four in-plane 90-degree rotations of every patch (with three axes, the
+        12-way test-time augmentation of Volume Segmantics).
+    batch_size : int, optional
+        Patches per forward pass; default: chosen from the device's free memory (and halved
+        automatically if the GPU runs out of memory).
     device : {'auto', 'cpu', 'cuda'}
     memory_mb : float
-        Volumes needing at most this much to blend in memory (about 50 bytes per voxel and
-        class) are blended in memory (faster); larger ones in uncompressed zarr arrays inside
-        ``out`` (removed at the end), so memory stays at one input slab (at most 64 MB), a few
-        patches and chunks, whatever the volume's size.
+        Working memory for blending: slabs of planes are as thick as this allows, and
+        per-axis results of volumes needing at most this much (about 8 bytes per voxel, class
+        and axis) stay in memory; larger ones go to float16 zarr arrays inside the partial
+        output (removed at the end). Peak memory is then about ``memory_mb`` plus one input
+        slab (at most 64 MB), a batch of patches and a few output chunks, whatever the size.
     progress : callable, optional
-        ``progress(done, total)`` per batch of patches; may raise CancelledError.
+        ``progress(done, total)`` in patches; may raise CancelledError.
 
     Returns
     -------
     Path
         The output zarr group.
     """
-    if probability_dtype not in ("float16", "uint8"):
-        raise ValueError(
-            f"Expected probability_dtype 'float16' or 'uint8', got {probability_dtype!r}"
-        )
-    unknown = set(outputs) - {"labels", "probabilities", "confidence", "entropy"}
-    if unknown:
-        raise ValueError(
-            f"Unknown outputs {sorted(unknown)}; choose from labels, probabilities, confidence, entropy"
-        )
+    _check_options(probability_dtype, outputs, fusion)
     out = Path(out)
-    if out.exists():
-        if not overwrite:
-            raise OutputExistsError(f"{out} exists already; pass overwrite=True to replace it")
-        shutil.rmtree(out)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists already; pass overwrite=True to replace it")
     dev = parse_device(device)
     members = _models(model, ensemble, dev)
     image = as_dask(image, what="image")
     shape = tuple(int(s) for s in image.shape)
     classes = members[0].classes
-    store = zarr.open_group(out, mode="w")
-    cz = tuple(min(c, s) for c, s in zip(chunks, shape))
-    work = store.require_group("_work")
-    # the in-memory path peaks at about 50 bytes per voxel and class (accumulators and dask
-    # temporaries of the fusion and output steps)
-    in_memory = 50 * classes * int(np.prod(shape)) <= memory_mb * 2**20
+    cz = tuple(min(int(c), s) for c, s in zip(chunks, shape))
+    axes_used = {a for m in members for a in choose_axes(axes, shape, m)}
+    in_memory = 8 * classes * len(axes_used) * len(members) * int(np.prod(shape)) <= (
+        memory_mb * 2**20
+    )
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    if partial.exists():
+        shutil.rmtree(partial)
+    try:
+        store = zarr.open_group(partial, mode="w")
+        work = store.require_group("_work")
 
-    def alloc(name: str, full: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
-        if in_memory:
-            return np.zeros(full, dtype=np.float32)
-        return work.create_array(
-            name, shape=full, chunks=chunks, dtype="float32", compressors=None, overwrite=True
-        )
-
-    def lazy(array: Any) -> da.Array:
-        if in_memory:  # modest dask chunks keep the temporaries of the output step small
-            return da.from_array(array, chunks=(1, "auto", "auto", "auto"))
-        return da.from_array(array, chunks=array.chunks)
-
-    total = alloc("total", (classes, *shape), (1, *cz))
-    for k, m in enumerate(members):
-        fused = alloc("fused", (classes, *shape), (1, *cz))
-        chosen = choose_axes(axes, shape, m)
-        for i, a in enumerate(chosen):
-            view = image.transpose(_ORDER[a])
-            vchunks = tuple(cz[j] for j in _ORDER[a])
-            # thin chunks along the slicing axis: a 2D patch rewrites only its own slice
-            thin = (1, 1, *vchunks[1:]) if m.ndim == 2 else (1, *vchunks)
-            acc = alloc(f"axis_{a}", (classes, *view.shape), thin)
-            _run_grid(
-                m,
-                view,
-                acc,
-                axis=a,
-                device=dev,
-                tta=tta,
-                overlap=overlap,
-                batch_size=batch_size,
-                progress=progress,
+        def sink(k: int, m: DeepModel, a: str, vshape: tuple[int, ...], plan: SlabPlan) -> Any:
+            if in_memory:
+                return np.zeros((m.classes, *vshape), dtype=np.float32)
+            order = _ORDER[a]
+            return work.create_array(
+                f"member{k}_{a}",
+                shape=(m.classes, *vshape),
+                chunks=(1, plan.thickness, cz[order[1]], cz[order[2]]),
+                dtype="float16",
+                compressors=None,
             )
-            back = lazy(acc).transpose(_BACK[a])
-            if i == 0:
-                _store(back.rechunk((1, *cz)), fused)
-            else:
-                cur = lazy(fused)
-                new = da.maximum(cur, back) if fusion == "max" else cur + back
-                _store(new.rechunk((1, *cz)), fused)
-            if not in_memory:
-                del work[f"axis_{a}"]
-        f = lazy(fused)
-        if fusion == "max" and len(chosen) > 1:
-            f = f / da.maximum(f.sum(axis=0, keepdims=True), 1e-12)
-        elif len(chosen) > 1:
-            f = f / len(chosen)
-        if k > 0:
-            f = f + lazy(total)
-        _store(f.rechunk((1, *cz)), total)
-    probs = lazy(total) / len(members)
-    targets: list[tuple[da.Array, Any]] = []
+
+        results = _predict_members(
+            members,
+            image,
+            axes,
+            sink,
+            device=dev,
+            tta=tta,
+            overlap=overlap,
+            batch_size=batch_size,
+            memory_mb=memory_mb,
+            progress=progress,
+        )
+        _write_outputs(store, results, classes, shape, cz, outputs, probability_dtype, fusion)
+        shutil.rmtree(partial / "_work")
+        meta = members[0].metadata
+        store = zarr.open_group(partial, mode="r+")
+        store.attrs.update(
+            {
+                "voxelwise_prediction": 1,
+                "label_names": meta["label_names"],
+                "label_values": meta["label_values"],
+                "axes": choose_axes(axes, shape, members[0]),
+                "fusion": fusion,
+                "models": len(members),
+            }
+        )
+        _swap_in(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_outputs(
+    store: Any,
+    results: list[list[tuple[str, Any]]],
+    classes: int,
+    shape: tuple[int, ...],
+    cz: tuple[int, ...],
+    outputs: Sequence[str],
+    probability_dtype: str,
+    fusion: str,
+) -> None:
+    """Fuse axes and members chunk by chunk and store every requested output in one pass."""
+    total = None
+    for per_axis in results:
+        back = []
+        for a, acc in per_axis:
+            order = _ORDER[a]
+            lazy = da.from_array(
+                acc, chunks=(classes, *(cz[i] for i in order)), asarray=True, lock=False
+            )
+            back.append(lazy.transpose(_BACK[a]).astype(np.float32))
+        fused = fuse_probabilities(back, fusion=fusion) if len(back) > 1 else back[0]
+        total = fused if total is None else total + fused
+    assert total is not None
+    probs = (total / len(results)).rechunk((classes, *cz))
+    sources: list[da.Array] = []
+    targets: list[Any] = []
     if "labels" in outputs:
-        arr = store.create_array("labels", shape=shape, chunks=cz, dtype="uint8")
-        targets.append(((probs.argmax(axis=0) + 1).astype(np.uint8), arr))
+        targets.append(store.create_array("labels", shape=shape, chunks=cz, dtype="uint8"))
+        sources.append((probs.argmax(axis=0) + 1).astype(np.uint8))
     if "probabilities" in outputs:
-        arr = store.create_array(
-            "probabilities", shape=(classes, *shape), chunks=(1, *cz), dtype=probability_dtype
+        targets.append(
+            store.create_array(
+                "probabilities", shape=(classes, *shape), chunks=(1, *cz), dtype=probability_dtype
+            )
         )
         scaled = probs if probability_dtype == "float16" else da.round(probs * 255)
-        targets.append((scaled.astype(probability_dtype), arr))
+        sources.append(scaled.astype(probability_dtype).rechunk((1, *cz)))
     if "confidence" in outputs:
-        arr = store.create_array("confidence", shape=shape, chunks=cz, dtype="float16")
-        targets.append((probs.max(axis=0).astype(np.float16), arr))
+        targets.append(store.create_array("confidence", shape=shape, chunks=cz, dtype="float16"))
+        sources.append(probs.max(axis=0).astype(np.float16))
     if "entropy" in outputs:
-        arr = store.create_array("entropy", shape=shape, chunks=cz, dtype="float16")
+        targets.append(store.create_array("entropy", shape=shape, chunks=cz, dtype="float16"))
         ent = -(probs * da.log(da.maximum(probs, 1e-12))).sum(axis=0) / np.log(max(classes, 2))
-        targets.append((ent.astype(np.float16), arr))
-    for result, arr in targets:
-        _store(result.rechunk(arr.chunks), arr)
-    del store["_work"]
-    meta = members[0].metadata
-    store.attrs.update(
-        {
-            "voxelwise_prediction": 1,
-            "label_names": meta["label_names"],
-            "label_values": meta["label_values"],
-            "axes": choose_axes(axes, shape, members[0]),
-            "fusion": fusion,
-            "models": len(members),
-        }
-    )
-    return out
+        sources.append(ent.astype(np.float16))
+    da.store(sources, targets, lock=False)
+
+
+def _swap_in(partial: Path, out: Path) -> None:
+    """Rename the finished ``partial`` group to ``out``, replacing an old one only now."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(partial, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -22,7 +22,7 @@ from voxelwise.deep._losses import class_weights, compute_loss
 from voxelwise.deep._lr import batch_loss, find_lr, one_cycle
 from voxelwise.deep._model import DeepModel, apply_normalization, load_model, save_model
 from voxelwise.deep._nets import build_network, pools_for
-from voxelwise.deep._plot import line_plot
+from voxelwise.deep._plot import line_plot, montage
 from voxelwise.errors import InvalidVolumeError
 
 __all__ = ["TrainResult", "find_lr", "one_cycle", "train"]
@@ -43,7 +43,8 @@ class TrainResult:
         'epochs', 'early_stopping' or 'max_minutes'.
     seconds : float
     metrics_csv, plot_png : Path
-        Per-epoch metrics and their plot; ``lr_plot_png`` when the learning-rate finder ran.
+        Per-epoch metrics and their plot; ``lr_plot_png`` when the learning-rate finder ran;
+        ``montage_png``: validation patches, their labels and the best model's prediction.
     history : list of dict
     """
 
@@ -56,7 +57,11 @@ class TrainResult:
     plot_png: Path
     lr: float
     lr_plot_png: Path | None = None
+    montage_png: Path | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+_MAX_CLASSES = 64
 
 
 def _normalization(
@@ -171,7 +176,9 @@ def train(
         0 = unlabelled (ignored), class c stored as c + 1; dense or sparse.
     out : str or Path
         Folder for ``model.pt`` (best checkpoint), ``metrics.csv``, ``metrics.png``,
-        ``config.yaml`` and ``lr_finder.png``.
+        ``config.yaml`` and ``lr_finder.png``. A path ending in ``.pt`` (``runs/mito.pt``)
+        is the model file itself, and the reports go to the folder beside it named after its
+        stem (``runs/mito.train/``).
     config : TrainConfig, dict or YAML path, optional
     roi : str or slices, optional
         Region of every pair to use (``"z0:z1,y0:y1,x0:x1"``).
@@ -184,7 +191,7 @@ def train(
         Seeds patch sampling, augmentation and weight initialisation (reproducible on CPU).
     progress : callable, optional
         ``progress(epoch, epochs)`` after each epoch; may raise CancelledError to stop (the
-        best checkpoint so far stays in ``out``).
+        best checkpoint so far stays in the model file).
 
     Returns
     -------
@@ -203,8 +210,7 @@ def train(
     gen = parse_rng(rng)
     torch.manual_seed(int(gen.integers(2**31)))
     dev = parse_device(device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, model_path = _out_paths(out)
 
     pairs = [
         (as_dask(i, what="image"), as_dask(lab, what="labels")) for i, lab in _pairs(image, labels)
@@ -226,6 +232,12 @@ def train(
             f"The labels hold {present} class(es) (label values > 0: {np.flatnonzero(counts[1:]) + 1}); "
             "training needs at least two, e.g. background stored as 1 and foreground as 2 "
             "(0 means unlabelled). For a binary mask pass mask.astype('uint8') + 1"
+        )
+    if present > _MAX_CLASSES and not cfg.classes:
+        raise InvalidVolumeError(
+            f"The labels hold {present} distinct classes; that looks like an image given as "
+            "labels (check that image and labels are not swapped), or set classes= in the "
+            f"config when more than {_MAX_CLASSES} classes are really meant"
         )
     base = None
     if init_model is not None:
@@ -268,6 +280,7 @@ def train(
     )
     val = [val_draw.batch(1) for _ in range(cfg.val_patches)]
 
+    out.mkdir(parents=True, exist_ok=True)  # once the input is known to be usable
     lr_plot = None
     lr = cfg.lr
     if lr == "auto":
@@ -300,7 +313,6 @@ def train(
         },
     }
     cfg.to_yaml(out / "config.yaml")
-    model_path = out / "model.pt"
     history: list[dict[str, float]] = []
     best, stale, stopped, epoch = -1.0, 0, "epochs", 0
     budget = None if cfg.max_minutes is None else cfg.max_minutes * 60
@@ -350,6 +362,7 @@ def train(
         if stale >= cfg.patience:
             stopped = "early_stopping"
             break
+    montage_png = _write_montage(out / "montage.png", model_path, val, dev)
     return TrainResult(
         model_path=model_path,
         best_val_miou=best,
@@ -360,8 +373,37 @@ def train(
         plot_png=out / "metrics.png",
         lr=lr,
         lr_plot_png=lr_plot,
+        montage_png=montage_png,
         history=history,
     )
+
+
+def _write_montage(
+    path: Path, model_path: Path, val: list[tuple[torch.Tensor, torch.Tensor]], dev: torch.device
+) -> Path | None:
+    """Up to four validation patches with labels and the best checkpoint's prediction."""
+    if not val or not model_path.exists():
+        return None
+    net = load_model(model_path, device=str(dev)).network
+    rows = []
+    with torch.no_grad():
+        for x, y in val[:4]:
+            pred = net(x.to(dev)).float().argmax(1).cpu().numpy()[0]
+            image, labels = x.numpy()[0, 0], y.numpy()[0]
+            if image.ndim == 3:  # 3D patches: the middle plane
+                mid = image.shape[0] // 2
+                image, labels, pred = image[mid], labels[mid], pred[mid]
+            rows.append((image, labels, pred))
+    return montage(path, rows)
+
+
+def _out_paths(out: str | Path) -> tuple[Path, Path]:
+    """(reports folder, model file) for ``out``: a folder, or a ``.pt`` model path whose
+    reports go to ``<stem>.train/`` beside it."""
+    out = Path(out)
+    if out.suffix == ".pt":
+        return out.with_name(f"{out.stem}.train"), out
+    return out, out / "model.pt"
 
 
 def _write_metrics(out: Path, history: list[dict[str, float]]) -> None:
