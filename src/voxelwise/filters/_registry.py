@@ -1,7 +1,9 @@
 """The filter registry: a plain mapping from name to :class:`FilterSpec`, built explicitly.
 
-Plugins (a later entry-points mechanism) add to it with :func:`register`; nothing is
-discovered at import time.
+Plugins add to it with :func:`register`, or through the ``voxelwise.filters`` entry-point
+group: a dotted name (``package.filter``) that is not registered is looked up among the
+installed plugins on first use (:mod:`voxelwise.filters._plugins`); nothing is discovered at
+import time.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def get_filter(name: str) -> FilterSpec:
     Raises
     ------
     UnknownFilterError
-        No such filter; the message suggests close names and lists the registered ones.
+        No such filter; the message suggests close names and lists the registered ones. For a
+        dotted plugin name: no such plugin, or the plugin is broken (with its error).
 
     Examples
     --------
@@ -79,6 +82,12 @@ def get_filter(name: str) -> FilterSpec:
     try:
         return FILTERS[name]
     except KeyError:
+        if "." in name:  # package.filter: a plugin, loaded on first use
+            from voxelwise.filters._plugins import plugin_filter
+
+            spec = plugin_filter(name)
+            FILTERS.setdefault(name, spec)
+            return FILTERS[name]
         close = difflib.get_close_matches(name, list(FILTERS), n=3)
         hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
         raise UnknownFilterError(
@@ -86,9 +95,19 @@ def get_filter(name: str) -> FilterSpec:
         ) from None
 
 
-def list_filters() -> list[str]:
-    """Names of the registered filters, in registry order."""
-    return list(FILTERS)
+def list_filters(*, plugins: bool = False) -> list[str]:
+    """Names of the registered filters, in registry order.
+
+    With ``plugins=True`` the working filters of installed plugins (``package.filter``) are
+    added too (reading the ``voxelwise.filters`` entry points; broken ones are left out, see
+    :func:`voxelwise.plugins.list_plugins`).
+    """
+    names = list(FILTERS)
+    if plugins:
+        from voxelwise.plugins import list_plugins
+
+        names += [p.name for p in list_plugins("filter") if p.ok and p.name not in FILTERS]
+    return names
 
 
 def register(spec: FilterSpec, *, overwrite: bool = False) -> None:

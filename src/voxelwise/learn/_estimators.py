@@ -14,6 +14,7 @@ import numpy as np
 
 from voxelwise._validate import parse_rng
 from voxelwise.learn._errors import LearnError, TrainingDataError
+from voxelwise.learn._plugins import fit_plugin, is_plugin, plugin_defaults, plugin_params
 from voxelwise.learn._predictors import (
     BoostingPredictor,
     ForestPredictor,
@@ -76,22 +77,30 @@ _ALIASES = {
 
 def parse_classifier(name: Any) -> str:
     """The canonical classifier name (``"rf"``, ``"extra_trees"``, ``"hgb"``, ``"svm"``,
-    ``"logistic"``); aliases such as ``"random_forest"`` are accepted."""
+    ``"logistic"``); aliases such as ``"random_forest"`` are accepted, and dotted names
+    (``"package.name"``) are plugin classifiers (see :mod:`voxelwise.plugins`)."""
     if not isinstance(name, str):
         raise TypeError(f"Expected the classifier as a name, got {name!r} instead")
+    if is_plugin(name.strip()):  # package.name: a plugin classifier (checked when fitted)
+        _ = plugin_defaults(name.strip())
+        return name.strip()
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in CLASSIFIERS:
         raise LearnError(
             f"Unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)} (random "
-            "forest, extra trees, histogram gradient boosting, SVM, logistic regression)"
+            "forest, extra trees, histogram gradient boosting, SVM, logistic regression) or a "
+            "plugin classifier by its dotted name (voxelwise plugins list)"
         )
     return key
 
 
 def default_params(classifier: str) -> dict[str, Any]:
     """The default parameters of a classifier (a fresh dict)."""
-    return dict(CLASSIFIERS[parse_classifier(classifier)])
+    name = parse_classifier(classifier)
+    if is_plugin(name):
+        return plugin_defaults(name)
+    return dict(CLASSIFIERS[name])
 
 
 def _merged(classifier: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -186,7 +195,7 @@ def fit_estimator(
     present in ``y``: the probability columns are the class indices in order.
     """
     classifier = parse_classifier(classifier)
-    p = _merged(classifier, params)
+    p = plugin_params(classifier, params) if is_plugin(classifier) else _merged(classifier, params)
     x = np.asarray(x)
     y = np.asarray(y).astype(np.int64)
     _check_training(x, y, n_classes, classifier)
@@ -195,6 +204,8 @@ def fit_estimator(
             f"Every class needs training samples; got samples of classes "
             f"{np.unique(y).tolist()} out of 0..{n_classes - 1}"
         )
+    if is_plugin(classifier):
+        return fit_plugin(classifier, x, y, n_classes, p)
     seed = int(parse_rng(rng).integers(2**31 - 1))
     weight = parse_class_weight(class_weight, n_classes)
     start = time.perf_counter()

@@ -298,6 +298,10 @@ def predictor_from_arrays(
                 for i, op in enumerate(ops)
             ]
             return LinearPredictor(n_features, n_classes, steps)
+        if kind == "plugin":
+            from voxelwise.learn._plugins import PluginPredictor
+
+            return PluginPredictor.from_arrays(n_features, n_classes, meta, arrays)
     except KeyError as e:
         raise ModelFileError(f"The model file lacks the array {e}; it is damaged") from e
     raise ModelFileError(

@@ -22,6 +22,7 @@ import dask.array as da
 import numpy as np
 
 from voxelwise.errors import LayerNotFoundError
+from voxelwise.learn._channels import for_source, parse_sources
 from voxelwise.learn._errors import FeatureMismatchError
 from voxelwise.learn._multiscale import coarse_entry, downsampled, upsample
 
@@ -87,7 +88,7 @@ def resolve_features(
     *,
     store: bool = True,
     multiscale: bool = False,
-    source: str = "raw",
+    source: str | Sequence[str] = "raw",
     scheduler: Any = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Feature names and recipe from names of existing layers, preset names or filter specs
@@ -98,9 +99,12 @@ def resolve_features(
     chunk by chunk from ``source`` whenever they are read. With ``multiscale`` (and
     ``store=False``) features with ``sigma >= 4`` are computed on the source's first pyramid
     level and interpolated back (see :mod:`voxelwise.learn._multiscale`).
-    """
-    from voxelwise.filters import compute_features
 
+    ``source`` may name several image layers (channels, e.g. ``["raw", "fluo"]``): presets and
+    specs are then computed from each, the layers of an image other than ``raw`` named with
+    its name as prefix (``fluo.gaussian_s1.0``); layer names in ``features`` are used as given.
+    """
+    sources = parse_sources(ws, source)
     items = [features] if isinstance(features, str) else list(features)
     if not items:
         raise FeatureMismatchError("No features given; pass layer names, a preset or specs")
@@ -110,40 +114,52 @@ def resolve_features(
             recipe.append(_entry(ws, item))
             continue
         try:
-            specs = _specs_from(item)
+            base_specs = _specs_from(item)
         except (KeyError, ValueError, TypeError, FileNotFoundError) as e:
             raise FeatureMismatchError(
                 f"{item!r} is neither a layer of the workspace, nor a feature preset, nor a "
                 f"filter spec like 'gaussian:sigma=2' ({e})"
             ) from e
-        if store:
-            missing = [f for f in specs if not all(n in ws for n in f.output_names())]
-            if missing:
-                compute_features(ws, missing, source=source, scheduler=scheduler)
-            recipe += [_entry(ws, n) for f in specs for n in f.output_names()]
-            continue
-        image = ws.get(source)
-        coarse = _coarse_level(ws, source) if multiscale else None
-        for f in specs:
-            p = _resolved(f, image, ws.spacing, scheduler)
-            outputs = f.spec.outputs or (None,)
-            for name, output in zip(f.output_names(), outputs):
-                plain = json.loads(json.dumps(p, default=list))
-                entry = {
-                    "name": name,
-                    "source": source,
-                    "filter": f.filter,
-                    "output": output,
-                    "params": plain,
-                }
-                if coarse is not None:
-                    entry = coarse_entry(entry, ws.shape, *coarse) or entry
-                recipe.append(entry)
+        for source in sources:
+            specs = [for_source(f, source) for f in base_specs]
+            recipe += _source_recipe(ws, specs, source, store, multiscale, scheduler)
     names = [e["name"] for e in recipe]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FeatureMismatchError(f"Feature(s) {', '.join(dupes)} given twice; list each once")
     return names, recipe
+
+
+def _source_recipe(
+    ws: Any, specs: list[Any], source: str, store: bool, multiscale: bool, scheduler: Any
+) -> list[dict[str, Any]]:
+    """Recipe entries of ``specs`` computed from ``source`` (stored now, or left to compute)."""
+    from voxelwise.filters import compute_features
+
+    recipe: list[dict[str, Any]] = []
+    if store:
+        missing = [f for f in specs if not all(n in ws for n in f.output_names())]
+        if missing:
+            compute_features(ws, missing, source=source, scheduler=scheduler)
+        return [_entry(ws, n) for f in specs for n in f.output_names()]
+    image = ws.get(source)
+    coarse = _coarse_level(ws, source) if multiscale else None
+    for f in specs:
+        p = _resolved(f, image, ws.spacing, scheduler)
+        outputs = f.spec.outputs or (None,)
+        for name, output in zip(f.output_names(), outputs):
+            plain = json.loads(json.dumps(p, default=list))
+            entry = {
+                "name": name,
+                "source": source,
+                "filter": f.filter,
+                "output": output,
+                "params": plain,
+            }
+            if coarse is not None:
+                entry = coarse_entry(entry, ws.shape, *coarse) or entry
+            recipe.append(entry)
+    return recipe
 
 
 def _coarse_level(ws: Any, source: str) -> tuple[Any, Any, Any] | None:

@@ -31,6 +31,7 @@ def train(
     statistics: Sequence[str] = ("mean", "std"),
     store_features: bool = True,
     multiscale: bool = False,
+    images: str | Sequence[str] = "raw",
     parent: str | None = None,
     labels: Any = None,
     class_weight: Any = "balanced",
@@ -57,9 +58,10 @@ def train(
         Feature layer names (e.g. from :func:`voxelwise.filters.compute_features`, or ``"raw"``),
         or a preset name / filter specs whose missing layers are computed first.
     mode : {"voxel", "supervoxel"}
-    classifier : {"rf", "extra_trees", "hgb", "svm", "logistic"}
+    classifier : {"rf", "extra_trees", "hgb", "svm", "logistic"} or a plugin's dotted name
         Random forest (default), extra trees, histogram gradient boosting, an RBF SVM (random
-        Fourier features of standardised inputs) or logistic regression.
+        Fourier features of standardised inputs) or logistic regression; ``"package.name"``
+        is a plugin classifier (see :mod:`voxelwise.plugins`).
     supervoxels : str
         Supervoxel layer for supervoxel mode (see :func:`voxelwise.supervoxels.compute_supervoxels`).
     statistics : sequence of {"mean", "std", "min", "max"}
@@ -70,6 +72,11 @@ def train(
     multiscale : bool
         With ``store_features=False``, compute features with ``sigma >= 4`` at half resolution
         and interpolate them back (see :class:`Trainer`).
+    images : str or sequence of str
+        Image layers (channels) the preset / filter-spec features are computed from: ``"raw"``
+        or several, e.g. ``["raw", "fluo"]`` for a second modality added with
+        :func:`voxelwise.workspace.add_image`; the features of an image other than ``raw`` are
+        named with its name as prefix (``fluo.gaussian_s1.0``).
     parent : str, optional
         Hierarchy: train the children of this label only (predicted inside its region).
     labels : label names or values, optional
@@ -112,6 +119,7 @@ def train(
         statistics=statistics,
         store_features=store_features,
         multiscale=multiscale,
+        source=images,
         scheduler=scheduler,
     )
     return trainer.train(

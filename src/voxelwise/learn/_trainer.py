@@ -69,8 +69,9 @@ class Trainer:
         With ``store_features=False``: compute features with ``sigma >= 4`` on the source's
         first pyramid level (half resolution along the finest axes) and interpolate them back,
         several times cheaper for nearly the same values. Their names end in ``_l1``.
-    source : str
-        The layer presets/specs are computed from.
+    source : str or sequence of str
+        The image layer(s) presets/specs are computed from; several are input channels (the
+        features of an image other than ``raw`` are prefixed with its name, ``fluo.gaussian_s1.0``).
     scheduler : optional
         See :mod:`voxelwise._compute`.
 
@@ -92,7 +93,7 @@ class Trainer:
         statistics: Sequence[str] = ("mean", "std"),
         store_features: bool = True,
         multiscale: bool = False,
-        source: str = "raw",
+        source: str | Sequence[str] = "raw",
         scheduler: Scheduler = None,
     ) -> None:
         self.ws = ws

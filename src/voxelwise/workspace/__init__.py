@@ -10,6 +10,9 @@ layers appear atomically, and a crash mid-write leaves the workspace as it was.
 >>> ws.add_layer("membranes", probability, kind="probabilities", sources="raw")  # doctest: +SKIP
 >>> ws.get("membranes")  # doctest: +SKIP
 
+ROI sub-workspaces (:func:`create_roi_workspace`, :func:`pull_back`, :func:`relink`) let a user
+annotate and train on a small region of a huge volume and write the results back into it.
+
 See ``docs/design/workspace-format.md`` for the folder layout and the catalog schema.
 """
 
@@ -29,7 +32,12 @@ from voxelwise.workspace._errors import (
     JobNotFoundError,
     LabelError,
     LabelNotFoundError,
+    ModelExistsError,
+    ModelNotFoundError,
 )
+from voxelwise.workspace._images import add_image, image_layers, resample_to_grid
+from voxelwise.workspace._models import ModelInfo
+from voxelwise.workspace._pullback import PULL_BACK_MODES, PullBack, pull_back
 from voxelwise.workspace._records import (
     JOB_STATES,
     KINDS,
@@ -40,6 +48,7 @@ from voxelwise.workspace._records import (
     RunInfo,
     default_color,
 )
+from voxelwise.workspace._roi import create_roi_workspace, open_parent, relink, roi_parent
 from voxelwise.workspace._stats import PERCENTILES, compute_stats
 from voxelwise.workspace._workspace import Workspace
 
@@ -48,6 +57,7 @@ __all__ = [
     "KINDS",
     "LABEL_KINDS",
     "PERCENTILES",
+    "PULL_BACK_MODES",
     "SCHEMA_VERSION",
     "InvalidLayerError",
     "JobError",
@@ -59,11 +69,23 @@ __all__ = [
     "LayerExistsError",
     "LayerInfo",
     "LayerNotFoundError",
+    "ModelExistsError",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "PullBack",
     "RunInfo",
     "Workspace",
     "WorkspaceError",
     "WorkspaceExistsError",
     "WorkspaceNotFoundError",
+    "add_image",
     "compute_stats",
+    "create_roi_workspace",
     "default_color",
+    "image_layers",
+    "open_parent",
+    "pull_back",
+    "relink",
+    "resample_to_grid",
+    "roi_parent",
 ]

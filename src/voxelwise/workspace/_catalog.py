@@ -31,7 +31,7 @@ from voxelwise.workspace._records import (
 
 __all__ = ["BUSY_TIMEOUT_S", "SCHEMA_VERSION", "Catalog"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA_V1 = """
@@ -99,7 +99,25 @@ CREATE TABLE pending (
 """
 
 # MIGRATIONS[v] upgrades a catalog from schema version v to v + 1.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # version 2: the model registry
+    1: """
+CREATE TABLE models (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    file TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    label_set TEXT,
+    classes TEXT NOT NULL DEFAULT '[]',
+    provenance TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    software_version TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+""",
+}
 
 
 def _process_started(pid: int) -> float | None:
@@ -176,7 +194,8 @@ class Catalog:
         with catalog._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA_V1.split(";"):  # executescript would commit early
+            scripts = [_SCHEMA_V1, *(MIGRATIONS[v] for v in range(1, SCHEMA_VERSION))]
+            for statement in ";".join(scripts).split(";"):  # executescript would commit early
                 if statement.strip():
                     conn.execute(statement)
             conn.executemany(

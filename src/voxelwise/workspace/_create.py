@@ -133,8 +133,15 @@ def create_workspace(
     name: str | None = None,
     scheduler: Scheduler = None,
     progress: ProgressCallback | None = None,
+    source_info: dict[str, Any] | None = None,
+    extra_meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a complete workspace next to ``path``, then rename it into place; return ``path``."""
+    """Write a complete workspace next to ``path``, then rename it into place; return ``path``.
+
+    ``source_info`` replaces the recorded description of the image's source (the ``source``
+    metadata and the raw layer's parameters); ``extra_meta`` adds catalog ``meta`` entries.
+    Both are in place before the workspace appears at ``path``.
+    """
     start = time.perf_counter()
     path = Path(path).expanduser().absolute()
     _check_target(path, overwrite)
@@ -171,6 +178,8 @@ def create_workspace(
             "roi": None if roi is None else roi_to_str(parse_roi(roi, source["source_shape"])),
             "bin": list(parse_bin(bin)),
         }
+        if source_info is not None:
+            params = dict(source_info)
         raw = LayerInfo(
             name=RAW,
             kind="image",
@@ -197,6 +206,7 @@ def create_workspace(
             "created": created.isoformat(),
             "software_version": __version__,
             "source": params,
+            **(extra_meta or {}),
         }
         catalog = Catalog.initialize(tmp / CATALOG, meta)
         with catalog.write() as conn:

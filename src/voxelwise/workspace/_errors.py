@@ -10,6 +10,8 @@ __all__ = [
     "JobNotFoundError",
     "LabelError",
     "LabelNotFoundError",
+    "ModelExistsError",
+    "ModelNotFoundError",
 ]
 
 
@@ -37,3 +39,14 @@ class JobNotFoundError(WorkspaceError, KeyError):
 
 class JobError(WorkspaceError, ValueError):
     """A job record is invalid (unknown state, progress outside 0-1, duplicate id)."""
+
+
+class ModelNotFoundError(WorkspaceError, KeyError):
+    """No model of that name in the workspace's model registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ModelExistsError(WorkspaceError, FileExistsError):
+    """A model of that name is registered already (use ``overwrite=True`` to replace it)."""

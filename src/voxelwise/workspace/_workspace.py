@@ -27,6 +27,7 @@ from voxelwise.workspace._catalog import (
 from voxelwise.workspace._create import create_workspace, is_workspace
 from voxelwise.workspace._errors import InvalidLayerError, LabelNotFoundError
 from voxelwise.workspace._labels import LabelsMixin
+from voxelwise.workspace._models import ModelsMixin
 from voxelwise.workspace._records import (
     LABEL_KINDS,
     LayerInfo,
@@ -54,7 +55,7 @@ from voxelwise.workspace._store import (
 __all__ = ["Workspace"]
 
 
-class Workspace(LayersMixin, LabelsMixin, RunsMixin):
+class Workspace(LayersMixin, LabelsMixin, RunsMixin, ModelsMixin):
     """A dataset folder: the image, every derived layer, label sets, runs and jobs.
 
     Create one with :meth:`Workspace.create` and reopen it with :meth:`Workspace.open` (or
@@ -399,6 +400,7 @@ class Workspace(LayersMixin, LabelsMixin, RunsMixin):
             "software_version": self._meta.get("software_version"),
             "schema_version": SCHEMA_VERSION,
             "source": self._meta.get("source"),
+            "roi_parent": self._meta.get("roi_parent"),
             "layers": summary,
             "nonfinite": nonfinite,
             "label_sets": {k: len(v) for k, v in self.label_sets().items()},
