@@ -1,0 +1,184 @@
+"""Active learning vs random patch selection on VNC mitochondria, CPU, bounded time.
+
+Data: the Drosophila VNC ssTEM stack (20 x 1024 x 1024) and its binary mitochondria ground
+truth, read from ``../shared/data``. The pool is sections 0-15 cut into 2D patches along Z
+(``--patch`` pixels square, no overlap); the IoU of the mitochondria class is measured on
+sections 16-19, never proposed.
+
+Protocol (:func:`voxelwise.active.simulate`, BioSegment's simulated annotation scaled to a
+small CPU machine): for every seed, ``--initial`` random patches are labelled by an oracle
+(the ground truth) and a small residual 2D U-Net (depth 3, width 8, channel dropout 0.1) is
+trained on them from scratch (``--initial-steps`` steps); every strategy starts from that
+model and those labels, then ``--rounds`` times proposes ``--k`` patches, gets them labelled
+by the oracle and fine-tunes from its last weights (``--steps`` steps on all labels so far),
+and the test IoU is measured. All strategies get the same budgets, seeds, initial sets,
+networks and training steps; a batch never holds two patches overlapping by more than half
+on neighbouring sections. Strategies: random, maximum entropy (summed pixel-wise entropy),
+least confidence, BALD (``--mc`` dropout passes), core-set (greedy k-center on bottleneck
+embeddings) and hybrid (the ``4 k`` most uncertain patches spread by k-means on embeddings).
+Every round scores at most ``--candidates`` randomly drawn unlabelled patches (the same
+limit for every strategy). The full-supervision line trains on the dense labels of all 16
+sections for as many steps as a whole campaign.
+
+Figures:
+
+- ``iou_<strategy>_p<N>``: mean test IoU over seeds with N labelled patches (and ``_std``);
+- ``full_supervision_iou``;
+- ``iou_gain_vs_random``: for the best strategy (largest mean gain), its IoU minus random's
+  at equal budget, averaged over the rounds after the shared initial one (also
+  ``iou_gain_vs_random_final``, at the last budget, and ``iou_gain_vs_random_max``);
+- ``budget_fraction_to_match_random``: the share of random's final budget the best strategy
+  needs to reach random's final IoU (interpolated between rounds; nan if it never does).
+
+Run from the repository root::
+
+    python benchmarks/active_learning.py            # default: 3 seeds, about 30 minutes
+    python benchmarks/active_learning.py --quick    # smoke run, a few minutes
+
+Outputs (curves.csv, summary.csv, learning_curves.png) go to ``--out`` (default a temporary
+folder, removed at the end unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _harness import machine_line
+
+from voxelwise.active import simulate
+from voxelwise.data import load_vnc
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = (ROOT / ".." / "shared" / "data").resolve()
+STRATEGIES = ("random", "entropy", "least_confidence", "bald", "coreset", "hybrid")
+
+
+def line(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run on a small crop")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--initial", type=int, default=None, help="initial random patches")
+    parser.add_argument("--k", type=int, default=None, help="patches per round")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--patch", type=int, default=None, help="patch size (pixels)")
+    parser.add_argument("--steps", type=int, default=None, help="fine-tuning steps per round")
+    parser.add_argument("--initial-steps", type=int, default=None)
+    parser.add_argument("--mc", type=int, default=None, help="MC dropout passes for BALD")
+    parser.add_argument("--candidates", type=int, default=None, help="patches scored per round")
+    parser.add_argument("--batch", type=int, default=None, help="training batch size")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--out", help="output folder (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary output folder")
+    args = parser.parse_args()
+    quick = args.quick
+    seeds = args.seeds or (2 if quick else 3)
+    initial = args.initial or (4 if quick else 8)
+    k = args.k or 4
+    rounds = args.rounds or (2 if quick else 4)
+    patch = args.patch or (64 if quick else 128)
+    steps = args.steps or (10 if quick else 80)
+    initial_steps = args.initial_steps or (20 if quick else 250)
+    mc = args.mc or (3 if quick else 4)
+    candidates = args.candidates or (64 if quick else 256)
+    torch.set_num_threads(args.threads)
+    print(machine_line())
+    line("load_at_start", " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    image, mito, _ = load_vnc(DATA, labels="mitochondria")
+    assert mito is not None
+    crop = (slice(None), slice(256, 512), slice(256, 512)) if quick else (slice(None),) * 3
+    img = np.asarray(image[crop])
+    truth = np.asarray(mito[crop]).astype(np.uint8)
+    config = {
+        "arch": "unet2d",
+        "network": {"depth": 3, "width": 8, "blocks": 1, "dropout": 0.1},
+        "batch_size": args.batch or 4,
+        "lr": 2e-3,
+    }
+    for name, value in [
+        ("shape", img.shape),
+        ("pool", "sections 0-15"),
+        ("test", "sections 16-19"),
+        ("seeds", seeds),
+        ("initial_patches", initial),
+        ("patches_per_round", k),
+        ("rounds", rounds),
+        ("patch_size", patch),
+        ("initial_steps", initial_steps),
+        ("steps_per_round", steps),
+        ("mc_samples", mc),
+        ("candidates_per_round", candidates),
+        ("threads", args.threads),
+    ]:
+        line(name, value)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="vw-al-"))
+    t0 = time.perf_counter()
+    try:
+        result = simulate(
+            img,
+            truth,
+            out=out,
+            pool_roi="0:16,:,:",
+            test_roi="16:20,:,:",
+            strategies=args.strategies.split(","),
+            seeds=seeds,
+            initial=initial,
+            k=k,
+            rounds=rounds,
+            patch_size=(patch, patch),
+            axis="z",
+            config=config,
+            initial_steps=initial_steps,
+            steps=steps,
+            mc_samples=mc,
+            candidates=candidates,
+            overwrite=True,
+            log=lambda s: print(f"# {s}", flush=True),
+        )
+        for s in result.strategies:
+            budgets, mean, std = result.curve(s)
+            for b, m, d in zip(budgets, mean, std):
+                line(f"iou_{s}_p{round(b):02d}", f"{m:.4f}")
+                line(f"iou_{s}_p{round(b):02d}_std", f"{d:.4f}")
+        if result.full_supervision:
+            line("full_supervision_iou", f"{np.mean(result.full_supervision):.4f}")
+            line("full_supervision_iou_std", f"{np.std(result.full_supervision):.4f}")
+        for s in result.strategies:
+            if s != "random":
+                line(f"iou_gain_vs_random_{s}", f"{result.gain_vs_random(s):+.4f}")
+                line(f"budget_fraction_to_match_random_{s}", f"{result.budget_fraction(s):.3f}")
+        best = result.best()
+        _, mine, _ = result.curve(best)
+        _, base, _ = result.curve("random")
+        line("best_strategy", best)
+        line("iou_gain_vs_random", f"{result.gain_vs_random(best):+.4f}")
+        line("iou_gain_vs_random_final", f"{mine[-1] - base[-1]:+.4f}")
+        line("iou_gain_vs_random_max", f"{np.max(mine[1:] - base[1:]):+.4f}")
+        fraction = result.budget_fraction(best)
+        line(
+            "budget_fraction_to_match_random", "nan" if math.isnan(fraction) else f"{fraction:.3f}"
+        )
+        gain_ok = result.gain_vs_random(best) >= 0.10
+        line("goal_met", bool(gain_ok or (not math.isnan(fraction) and fraction <= 0.5)))
+        line("seconds", f"{time.perf_counter() - t0:.0f}")
+        line("load_at_end", " ".join(f"{v:.2f}" for v in os.getloadavg()))
+        line("curves_png", result.plot_png)
+    finally:
+        if not args.out and not args.keep:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""voxelwise.active.simulate and ``voxelwise al``: simulated campaigns with an oracle, learning
+curves (CSV, PNG), and the command line driving a campaign on a workspace."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from PIL import Image  # noqa: E402
+
+from voxelwise.active import simulate  # noqa: E402
+from voxelwise.cli._main import main  # noqa: E402
+from voxelwise.data import synthetic_em  # noqa: E402
+from voxelwise.errors import OutputExistsError  # noqa: E402
+
+TINY = {"network": {"depth": 2, "width": 4, "blocks": 1}, "batch_size": 2}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def volume():
+    vol = synthetic_em((6, 64, 64), rng=4)
+    return vol.image, (vol.labels == 2).astype(np.uint8)
+
+
+@pytest.mark.slow
+def test_simulation_writes_learning_curves_with_equal_budgets(tmp_path, volume):
+    lines: list[str] = []
+    result = simulate(
+        volume[0],
+        volume[1],
+        out=tmp_path / "sim",
+        pool_roi="0:4,:,:",
+        test_roi="4:6,:,:",
+        strategies=["entropy", "coreset"],
+        seeds=1,
+        initial=3,
+        k=2,
+        rounds=1,
+        patch_size=(32, 32),
+        config=TINY,
+        initial_steps=2,
+        steps=1,
+        log=lines.append,
+    )
+    assert result.strategies == ["random", "entropy", "coreset"]
+    rows = list(csv.DictReader(result.csv.read_text().splitlines()))
+    assert len(rows) == 3 * 2  # strategies x (initial + 1 round)
+    first = {r["strategy"]: float(r["iou"]) for r in rows if r["round"] == "0"}
+    assert len(set(first.values())) == 1  # every strategy starts from the same model
+    assert {r["labelled_patches"] for r in rows if r["round"] == "1"} == {"5"}  # equal budgets
+    summary = list(csv.DictReader(result.summary_csv.read_text().splitlines()))
+    assert {r["strategy"] for r in summary} == {"random", "entropy", "coreset"}
+    assert len(result.full_supervision) == 1 and 0 <= result.full_supervision[0] <= 1
+    png = np.asarray(Image.open(result.plot_png))
+    assert png.shape[2] == 3 and (png < 250).any()  # something is drawn
+    budgets, _, std = result.curve("entropy")
+    assert budgets.tolist() == [3.0, 5.0] and np.all(std == 0)
+    assert result.best() in ("entropy", "coreset")
+    assert np.isfinite(result.gain_vs_random("entropy"))
+    assert any("full supervision" in s for s in lines)
+    with pytest.raises(OutputExistsError):
+        simulate(volume[0], volume[1], out=tmp_path / "sim", test_roi="4:6,:,:", pool_roi="0:4,:,:")
+
+
+def test_simulation_refuses_a_test_region_inside_the_pool(tmp_path, volume):
+    with pytest.raises(ValueError, match="test region outside the pool"):
+        simulate(volume[0], volume[1], out=tmp_path / "x", test_roi="4:6,:,:")
+    with pytest.raises(ValueError, match="same shape"):
+        simulate(volume[0], volume[1][:2], out=tmp_path / "x", test_roi="4:6,:,:")
+
+
+def test_budget_fraction_interpolates_between_rounds(tmp_path):
+    from voxelwise.active._simulate import SimulationResult
+
+    rows = []
+    for strategy, ious in {"random": [0.2, 0.3, 0.4], "entropy": [0.2, 0.5, 0.6]}.items():
+        for r, iou in enumerate(ious):
+            rows.append(
+                {
+                    "strategy": strategy,
+                    "seed": 0,
+                    "round": r,
+                    "labelled_patches": 4 + 4 * r,
+                    "iou": iou,
+                }
+            )
+    result = SimulationResult(
+        rows, [], tmp_path / "a", tmp_path / "b", tmp_path / "c", ["random", "entropy"]
+    )
+    assert result.gain_vs_random("entropy") == pytest.approx(0.2)
+    # random ends at 0.4 with 12 patches; entropy reaches 0.4 between 4 (0.2) and 8 (0.5)
+    assert result.budget_fraction("entropy") == pytest.approx((4 + 4 * 2 / 3) / 12)
+    assert result.best() == "entropy"
+
+
+@pytest.mark.slow
+def test_command_line_simulate_and_campaign(tmp_path, volume, capsys):
+    image, mask = volume
+    np.save(tmp_path / "image.npy", image)
+    np.save(tmp_path / "truth.npy", mask)
+    (tmp_path / "tiny.yaml").write_text(json.dumps(TINY))  # JSON is YAML
+    code = main(
+        [
+            "-q", "al", "simulate", "--image", str(tmp_path / "image.npy"),
+            "--truth", str(tmp_path / "truth.npy"), "--pool-roi", "0:4,:,:",
+            "--test-roi", "4:6,:,:", "--strategies", "entropy", "--seeds", "1",
+            "--initial", "3", "--k", "2", "--rounds", "1", "--patch-size", "32,32",
+            "--config", str(tmp_path / "tiny.yaml"), "--initial-steps", "2", "--steps", "1",
+            "--no-full", "--threads", "1", "--out", str(tmp_path / "sim"),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "entropy" in out and (tmp_path / "sim" / "learning_curves.png").is_file()
+
+    ws = str(tmp_path / "cells.vw")
+    assert main(["-q", "workspace", "create", ws, str(tmp_path / "image.npy")]) == 0
+    assert main(
+        ["-q", "al", "create", ws, "mito", "--patch-size", "32,32", "--config",
+         str(tmp_path / "tiny.yaml"), "--classes", "2", "--initial-steps", "2", "--seed", "0"]
+    ) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["-q", "al", "propose", ws, "mito", "-k", "3", "--json"]) == 0
+    proposals = json.loads(capsys.readouterr().out)
+    assert [p["rank"] for p in proposals] == [0, 1, 2]
+    labels = np.zeros(image.shape, np.uint8)
+    for p in proposals:
+        box = tuple(slice(a, b) for a, b in zip(p["start"], p["stop"]))
+        labels[box] = mask[box] + 1
+    np.save(tmp_path / "answers.npy", labels)
+    assert main(["-q", "al", "submit", ws, "mito", "--labels", str(tmp_path / "answers.npy")]) == 0
+    assert "3 patches labelled" in capsys.readouterr().out
+    assert main(["-q", "al", "update", ws, "mito", "--threads", "1"]) == 0
+    assert "round 1: trained on 3 patches" in capsys.readouterr().out
+    assert main(["-q", "al", "status", ws, "mito", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["labelled"] == 3 and status["round_status"] == "trained"
+    assert main(["-q", "al", "status", ws, "nope"]) == 2
+    assert "No campaign named 'nope'" in capsys.readouterr().err
