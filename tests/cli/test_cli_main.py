@@ -137,25 +137,12 @@ def test_user_errors_print_one_line_and_exit_2(capsys, small_tif, tmp_path, argv
     assert "Traceback" not in err
 
 
-def test_demo_builds_and_reports_a_workspace(capsys, tmp_path):
-    code, out, err = run(capsys, "demo", "--out", str(tmp_path / "demo"))
-    assert code == 0, err
-    assert "synthetic" in out
-    assert "membrane" in out
-    assert (tmp_path / "demo" / "preview.png").is_file()
-
-    from voxelwise.workspace import Workspace
-
-    ws = Workspace.open(tmp_path / "demo" / "synthetic.vw")
-    assert set(ws.layers) == {"raw", "ground_truth"}
-    assert [r.step for r in ws.runs()] == ["demo"]
-
-
 def test_demo_on_real_data(capsys, shared_data, tmp_path):
     code, out, err = run(
         capsys,
         "demo",
-        "--dataset",
+        "--quick",
+        "--data",
         "isbi2012",
         "--data-root",
         str(shared_data),
@@ -164,6 +151,8 @@ def test_demo_on_real_data(capsys, shared_data, tmp_path):
     )
     assert code == 0, err
     assert "30 x 512 x 512" in out
+    assert "cell_interior" in out and "membrane" in out
+    assert (tmp_path / "report.md").is_file()
 
 
 def test_console_script_entry_point(tmp_path):

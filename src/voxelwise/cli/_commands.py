@@ -160,7 +160,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
         report = run_demo(
             args.out,
             dataset=args.dataset,
+            truth=args.truth,
             data_root=args.data_root,
+            roi=args.roi,
+            quick=args.quick,
+            threads=args.threads,
+            rng=args.seed,
             scheduler=args.scheduler,
             progress=progress,
         )

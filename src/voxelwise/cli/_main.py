@@ -193,6 +193,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     _deep.add_parsers(sub)  # train, predict: deep learning (torch loads only when they run)
 
+    from voxelwise.cli import _plugins
+
+    _plugins.add_parsers(sub)  # plugins list, workspace add-image
+
+    from voxelwise.cli import _models
+
+    _models.add_parsers(sub)  # models ..., workspace roi/pull-back/relink, labels export
+
+    from voxelwise.cli import _objects
+
+    _objects.add_parsers(sub)  # objects find|label|train|predict, points import|...|cluster
+
+    from voxelwise.cli import _active
+
+    _active.add_parsers(sub)  # al: active learning (torch loads only when a model is used)
+
+    from voxelwise.cli import _workflow
+
+    _workflow.add_parsers(sub)  # run WORKFLOW.yaml, workflow export|validate
+
     p = sub.add_parser("analyze", help="measure every object of a label layer into a table")
     p.add_argument("workspace")
     p.add_argument("labels", help="instance (or label) layer to measure")
@@ -238,22 +258,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=c.cmd_datasets_fetch)
 
     p = sub.add_parser(
-        "demo", help="the main job: build a workspace from a sample volume and report it"
+        "demo",
+        help="the main job: the SuRVoS2 pipeline end to end on a sample, with a report",
     )
     p.add_argument(
+        "--data",
         "--dataset",
+        dest="dataset",
         default="synthetic",
-        help="synthetic (default, generated), or a registered dataset: vnc, flyem, isbi2012",
+        help="synthetic (default, generated), a registered dataset (vnc, flyem, isbi2012), or "
+        "a volume file (with --truth)",
     )
+    p.add_argument("--truth", help="ground truth of a --data file: class values 0, 1, 2, ...")
     p.add_argument(
         "--data-root", help="folder holding the registered datasets (e.g. ../shared/data)"
     )
+    p.add_argument("--roi", help="region to annotate and learn on 'z0:z1,y0:y1,x0:x1'")
+    p.add_argument("--quick", action="store_true", help="a tiny run (seconds) for smoke tests")
+    p.add_argument("--threads", type=int, help="torch threads for the U-Net (default: cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     p.add_argument(
         "--out", default="voxelwise-demo", help="output folder (default: ./voxelwise-demo)"
     )
     p.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
     _scheduler_option(p)
     p.set_defaults(func=c.cmd_demo)
+
+    from voxelwise.cli import _serve
+
+    _serve.add_server_parsers(sub)  # serve, users: the REST server (FastAPI loads only in serve)
     return parser
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_COLORS", "save_overlay_png"]
+__all__ = ["DEFAULT_COLORS", "overlay_rgb", "save_overlay_png"]
 
 DEFAULT_COLORS: dict[int, tuple[int, int, int]] = {
     1: (230, 25, 75),
@@ -31,32 +31,27 @@ def _to_uint8(section: np.ndarray) -> np.ndarray:
     return (np.clip(np.nan_to_num(scaled), 0, 1) * 255).astype(np.uint8)
 
 
-def save_overlay_png(
+def overlay_rgb(
     image: np.ndarray,
     labels: np.ndarray | None,
-    path: str | Path,
     *,
     colors: Mapping[int, Sequence[int]] | None = None,
     alpha: float = 0.45,
-    side_by_side: bool = True,
-) -> Path:
-    """Save a 2D ``image`` section as PNG, with ``labels`` (0 = none) blended in colour on top.
-
-    With ``side_by_side`` (default) the plain section is on the left and the overlay on the
-    right, so the image is never hidden by the labels.
+) -> np.ndarray:
+    """A 2D section as an RGB uint8 image with ``labels`` (0 = none) blended in colour.
 
     Parameters
     ----------
     image : (Y, X) ndarray
         Any dtype; shown with a 0.5-99.5 percentile contrast stretch.
     labels : (Y, X) int ndarray or None
-    path : path of the PNG to write.
     colors : mapping label value -> RGB(A) 0-255; default a qualitative palette.
     alpha : opacity of the overlay.
-    side_by_side : put the plain section left of the overlay.
-    """
-    from PIL import Image
 
+    Returns
+    -------
+    (Y, X, 3) uint8 ndarray
+    """
     gray = _to_uint8(np.asarray(image))
     rgb = np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
     if labels is not None:
@@ -70,10 +65,30 @@ def save_overlay_png(
             color = palette.get(int(value), DEFAULT_COLORS[1 + int(value) % len(DEFAULT_COLORS)])
             sel = labels == value
             rgb[sel] = (1 - alpha) * rgb[sel] + alpha * np.asarray(color[:3], np.float32)
+    return rgb.astype(np.uint8)
+
+
+def save_overlay_png(
+    image: np.ndarray,
+    labels: np.ndarray | None,
+    path: str | Path,
+    *,
+    colors: Mapping[int, Sequence[int]] | None = None,
+    alpha: float = 0.45,
+    side_by_side: bool = True,
+) -> Path:
+    """Save a 2D ``image`` section as PNG, with ``labels`` (0 = none) blended in colour on top.
+
+    With ``side_by_side`` (default) the plain section is on the left and the overlay on the
+    right, so the image is never hidden by the labels. See :func:`overlay_rgb`.
+    """
+    from PIL import Image
+
+    rgb = overlay_rgb(image, labels, colors=colors, alpha=alpha)
     if side_by_side and labels is not None:
-        plain = np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
-        gap = np.full((rgb.shape[0], 4, 3), 255, np.float32)
+        plain = overlay_rgb(image, None)
+        gap = np.full((rgb.shape[0], 4, 3), 255, np.uint8)
         rgb = np.concatenate([plain, gap, rgb], axis=1)
     path = Path(path)
-    Image.fromarray(rgb.astype(np.uint8)).save(path)
+    Image.fromarray(rgb).save(path)
     return path
