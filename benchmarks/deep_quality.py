@@ -1,31 +1,90 @@
-"""Segmentation quality of voxelwise.deep networks on VNC mitochondria at a fixed CPU budget.
+"""Segmentation quality of voxelwise.deep networks vs volume-segmantics on VNC mitochondria, CPU.
 
-Trains each network on sections 0-15 of the Drosophila VNC ssTEM stack (labels: background 1,
-mitochondria 2) for a fixed wall-time budget, predicts sections 16-19 and reports the
-foreground (mitochondria) IoU and the training time:
+Data: the Drosophila VNC ssTEM stack (20 x 1024 x 1024, 50 x 4.6 x 4.6 nm) with its binary
+mitochondria ground truth, read from ``../shared/data``. Every method trains on sections 0-15
+(dense labels: background 1, mitochondria 2 in voxelwise's convention) within the same
+wall-time budget, then segments sections 16-19 (never seen in training); the foreground
+(mitochondria) IoU on those sections is computed for every method the same way, by
+:func:`voxelwise.analysis.segmentation_metrics`.
 
-    python benchmarks/deep_quality.py            # 20 minutes per model, full 1024 x 1024 sections
-    python benchmarks/deep_quality.py --quick    # ~1 minute per model on a 256 x 256 crop (smoke)
+Methods:
 
-Prints ``iou_unet2d_multiaxis``, ``iou_unet3d``, ``iou_hybrid`` and ``train_s_<name>``.
-The comparison with volume-segmantics (installed in its own environment) is not part of this
-script yet.
+- ``unet2d_multiaxis``: :class:`voxelwise.deep.UNet2D` (residual encoder, depth 4, width 16)
+  trained on 256 x 256 slices along Z, Y and X (``axes="zyx"``); predicted with
+  ``axes="auto"`` (the thin Y/X slices of a 4-section test stack are skipped);
+- ``unet3d``: :class:`voxelwise.deep.UNet3D` with anisotropic pooling planned from the voxel
+  size, 8 x 128 x 128 patches;
+- ``hybrid``: :class:`voxelwise.deep.HybridNet` (Guay et al. 2D-3D), 5 x 128 x 128 patches,
+  boundary-weighted cross-entropy;
+- ``volume_segmantics``: volume-segmantics 0.4.0 (``model-train-2d`` / ``model-predict-2d``,
+  its default PyTorch Lightning trainer), installed by this script in its own environment
+  ``<repo>/.bench-venvs/volseg/`` (created once, then reused; see ``_volseg.py``). Settings:
+  U-Net with a resnet34 encoder without pretrained weights (none can be downloaded here, and
+  the voxelwise nets start from scratch too), trained on Z slices at native resolution
+  (``image_size`` = the section size, so training and prediction see the same scale; the
+  Y/X slices of a 16-section stack are 16 pixels thick), volume-segmantics' shipped default
+  augmentation list preceded by a random 256 x 256 crop (the size of voxelwise's 2D patches;
+  a CPU step on eight whole 1024 x 1024 sections takes about a minute; ``--volseg-crop 0``
+  trains on whole sections, volume-segmantics' own behaviour), AdamW at a constant
+  learning rate 1e-3 (its Lightning trainer has no schedule), CPU batch size 8 (its own
+  choice), its 85/15 train/validation split of the slices, seed 0, single-axis (Z)
+  prediction. The budget: volume-segmantics trains by epochs, so it is given an epoch count
+  it cannot reach and its Lightning trainer a ``max_time`` equal to the budget left after
+  start-up and slicing; training stops after the step that crosses it and
+  volume-segmantics saves its final weights as it does at the end of any run (the
+  prediction uses that file). ``volseg_before_fit_s`` / ``volseg_fit_s`` split its
+  ``train_s`` (start-up and slicing / Lightning fit including validation and diagnostics).
+
+Times: ``train_s_<name>`` is the wall time of training (for voxelwise, :func:`train` from the
+in-memory arrays; for volume-segmantics, the whole ``model-train-2d`` run: start-up, slicing
+to PNG, training, saving), capped by the budget plus the last step and final validation.
+``predict_s_<name>`` is the prediction of sections 16-19. All networks run on ``--threads``
+CPU threads (default 2).
+
+Run from the repository root::
+
+    python benchmarks/deep_quality.py                # 20 minutes per model, full sections
+    python benchmarks/deep_quality.py --minutes 2    # shorter budget
+    python benchmarks/deep_quality.py --quick        # smoke run on a 256 x 256 crop (~3 min)
+
+The first run also builds the volume-segmantics environment (about a minute with a warm pip
+cache, ~2 GB on disk). Prints ``iou_unet2d_multiaxis``, ``iou_unet3d``, ``iou_hybrid``,
+``iou_volume_segmantics``, ``iou_gain_vs_volume_segmantics`` (best voxelwise IoU minus
+volume-segmantics'), ``train_s_<name>`` for each, and informative lines (epochs, prediction
+times, the best voxelwise model, machine load).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
+import _volseg
 import numpy as np
 import torch
+from _harness import machine_line
 
+from voxelwise.analysis import segmentation_metrics
 from voxelwise.data import load_vnc
 from voxelwise.deep import TrainConfig, load_model, predict_proba, train
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = (ROOT / ".." / "shared" / "data").resolve()
+TRAIN = slice(0, 16)
+TEST = slice(16, 20)
+
+
+def line(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def foreground_iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    """IoU of the foreground (True) voxels of two boolean (Z, Y, X) masks."""
+    report = segmentation_metrics(pred.astype(np.uint8), truth.astype(np.uint8), classes=[1])
+    return float(report.iou[1])
 
 
 def configs(quick: bool) -> dict[str, TrainConfig]:
@@ -64,34 +123,82 @@ def configs(quick: bool) -> dict[str, TrainConfig]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run on a small crop")
+    parser.add_argument("--quick", action="store_true", help="smoke run on a 256 x 256 crop")
     parser.add_argument("--minutes", type=float, default=None, help="budget per model")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--no-volseg", action="store_true", help="skip volume-segmantics (voxelwise models only)"
+    )
+    parser.add_argument(
+        "--volseg-crop",
+        type=int,
+        default=None,
+        help="volume-segmantics training crop in pixels (default 256, --quick 128; 0: whole slices)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    minutes = args.minutes or (1.0 if args.quick else 20.0)
+    minutes = args.minutes or (0.4 if args.quick else 20.0)
+    print(machine_line())
+    line("load_at_start", " ".join(f"{v:.2f}" for v in os.getloadavg()))
     image, mito, _ = load_vnc(DATA, labels="mitochondria")
+    assert mito is not None
     crop = (slice(None), slice(256, 512), slice(256, 512)) if args.quick else (slice(None),) * 3
     img = np.asarray(image[crop])
-    lab = np.asarray(mito[crop]).astype(np.uint8) + 1  # background 1, mitochondria 2
-    print(f"minutes_per_model: {minutes}")
-    print(f"train_shape: {img[:16].shape}")
+    truth = np.asarray(mito[crop]).astype(bool)
+    lab = truth.astype(np.uint8) + 1  # background 1, mitochondria 2
+    line("minutes_per_model", minutes)
+    line("threads", args.threads)
+    line("train_shape", img[TRAIN].shape)
+    line("test_shape", img[TEST].shape)
+    ious: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, cfg in configs(args.quick).items():
             t0 = time.perf_counter()
             result = train(
-                img[:16], lab[:16], out=Path(tmp) / name, config=cfg, max_minutes=minutes, rng=0
+                img[TRAIN],
+                lab[TRAIN],
+                out=Path(tmp) / name,
+                config=cfg,
+                max_minutes=minutes,
+                rng=0,
             )
-            seconds = time.perf_counter() - t0
+            train_s = time.perf_counter() - t0
             model = load_model(result.model_path)
-            probs = predict_proba(model, img[16:], axes="zyx" if cfg.axes == "zyx" else "auto")
-            pred = probs.argmax(0) + 1
-            gt = lab[16:]
-            inter = np.count_nonzero((pred == 2) & (gt == 2))
-            union = np.count_nonzero((pred == 2) | (gt == 2))
-            print(f"iou_{name}: {inter / max(union, 1):.4f}")
-            print(f"train_s_{name}: {seconds:.1f}")
-            print(f"epochs_{name}: {result.epochs}")
+            t0 = time.perf_counter()
+            probs = predict_proba(model, img[TEST], axes="auto")
+            predict_s = time.perf_counter() - t0
+            ious[name] = foreground_iou(probs.argmax(0) == 1, truth[TEST])
+            line(f"iou_{name}", f"{ious[name]:.4f}")
+            line(f"train_s_{name}", f"{train_s:.1f}")
+            line(f"predict_s_{name}", f"{predict_s:.1f}")
+            line(f"epochs_{name}", result.epochs)
+            line(f"best_s_{name}", model.metadata["provenance"].get("seconds"))
+            line(f"val_miou_{name}", f"{result.best_val_miou:.4f}")
+        best = max(ious, key=lambda k: ious[k])
+        line("best_voxelwise_model", best)
+        if args.no_volseg:
+            return
+        vs = _volseg.train_and_predict(
+            img[TRAIN],
+            truth[TRAIN].astype(np.uint8),
+            img[TEST],
+            workdir=Path(tmp) / "volume_segmantics",
+            budget_s=minutes * 60,
+            threads=args.threads,
+            crop=args.volseg_crop if args.volseg_crop is not None else (128 if args.quick else 256),
+        )
+        line("volseg_crop", vs.get("crop"))
+        iou_vs = foreground_iou(vs["pred"] > 0, truth[TEST])
+        line("iou_volume_segmantics", f"{iou_vs:.4f}")
+        line("train_s_volume_segmantics", f"{vs['train_s']:.1f}")
+        line("predict_s_volume_segmantics", f"{vs['predict_s']:.1f}")
+        line("epochs_volume_segmantics", vs.get("epochs"))
+        line("steps_volume_segmantics", vs.get("steps"))
+        for part in ("before_fit_s", "fit_s", "after_fit_s"):  # parts of train_s
+            value = vs.get(part)
+            line(f"volseg_{part}", "n/a" if value is None else f"{value:.1f}")
+        line("iou_gain_vs_volume_segmantics", f"{ious[best] - iou_vs:.4f}")
+    line("load_at_end", " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 if __name__ == "__main__":
