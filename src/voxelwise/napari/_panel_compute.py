@@ -1,0 +1,165 @@
+"""The Compute tab (features, supervoxels) and the Segment tab (shallow train and predict):
+each button submits a job, follows its progress in a worker thread and shows the new layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+
+from voxelwise.napari._base import Hub, Panel, follow_job
+
+__all__ = ["ComputePanel", "SegmentPanel", "parse_features"]
+
+
+def parse_features(text: str) -> str | list[str]:
+    """``"small"`` (a preset) or ``"raw, gaussian:sigma=1"`` (layers or filter specs)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ValueError("Expected a feature preset (small, default) or a list of features")
+    return parts[0] if len(parts) == 1 and ":" not in parts[0] else parts
+
+
+class ComputePanel(Panel):
+    """Feature layers from a preset or filter specs; supervoxels with a boundary overlay."""
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(hub)
+        self.features = QComboBox()
+        self.features.setEditable(True)
+        self.features.addItems(["small", "default"])
+        self.form.addRow("Features (preset or specs)", self.features)
+        self.form.addRow(self.button("Compute features", self.compute_features))
+        self.sv_size = QSpinBox()
+        self.sv_size.setRange(2, 200)
+        self.sv_size.setValue(10)
+        self.sv_compactness = QDoubleSpinBox()
+        self.sv_compactness.setRange(0.0, 1000.0)
+        self.sv_compactness.setDecimals(3)
+        self.sv_compactness.setSpecialValueText("auto")
+        self.form.addRow("Supervoxel size (voxels)", self.sv_size)
+        self.form.addRow("Compactness", self.sv_compactness)
+        self.form.addRow(self.button("Compute supervoxels", self.compute_supervoxels))
+        self.finish_layout()
+
+    def compute_features(self) -> None:
+        client, ws = self.session.require_workspace()
+        features = parse_features(self.features.currentText())
+        self.run(
+            follow_job,
+            lambda: client.compute_features(ws, features),
+            done=self._features_done,
+            what="computing features",
+        )
+
+    def _features_done(self, result: dict[str, Any]) -> None:
+        names = list(result.get("layers") or [])
+        self.hub.session.refresh()
+        self.hub.notify("layers")
+        self.show_layers(names, visible=False, what=f"{len(names)} feature layer(s)")
+
+    def compute_supervoxels(self) -> None:
+        client, ws = self.session.require_workspace()
+        options: dict[str, Any] = {"size": int(self.sv_size.value())}
+        if self.sv_compactness.value() > 0:
+            options["compactness"] = float(self.sv_compactness.value())
+        self.run(
+            follow_job,
+            lambda: client.compute_supervoxels(ws, overwrite=True, **options),
+            done=self._supervoxels_done,
+            what="computing supervoxels",
+        )
+
+    def _supervoxels_done(self, result: dict[str, Any]) -> None:
+        self.hub.session.refresh()
+        self.hub.notify("layers")
+        self.show_layers([result["layer"]], contour=1, opacity=0.6, what="supervoxel boundaries")
+
+
+class SegmentPanel(Panel):
+    """Train a shallow classifier on the scribbles and show prediction and confidence."""
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(hub)
+        self.annotations = QLineEdit("scribbles")
+        self.features = QLineEdit("small")
+        self.mode = QComboBox()
+        self.mode.addItems(["voxel", "supervoxel"])
+        self.classifier = QComboBox()
+        self.classifier.addItems(["rf", "extra_trees", "hgb", "svm", "logistic"])
+        self.model = QLineEdit("shallow")
+        self.output = QLineEdit("prediction")
+        self.form.addRow("Annotation layer", self.annotations)
+        self.form.addRow("Features", self.features)
+        self.form.addRow("Mode", self.mode)
+        self.form.addRow("Classifier", self.classifier)
+        self.form.addRow("Model name", self.model)
+        self.form.addRow("Prediction name", self.output)
+        self.form.addRow(self.button("Train", self.train))
+        self.form.addRow(self.button("Predict", self.predict))
+        self.form.addRow(self.button("Train and predict", self.train_and_predict))
+        self.live = QCheckBox("train and predict again after each stroke")
+        self.form.addRow(self.live)
+        self._training = False
+        self._again = False
+        self.finish_layout()
+
+    def on_event(self, event: str) -> None:
+        if event == "strokes" and self.live.isChecked() and self.session.workspace is not None:
+            if self._training:
+                self._again = True  # strokes came in meanwhile: go again when this run ends
+            else:
+                self.guard(self.train_and_predict)
+
+    def _train_job(self) -> Any:
+        client, ws = self.session.require_workspace()
+        options = {
+            "annotations": self.annotations.text().strip(),
+            "features": parse_features(self.features.text()),
+            "mode": self.mode.currentText(),
+            "classifier": self.classifier.currentText(),
+            "model": self.model.text().strip() or "shallow",
+        }
+        return lambda: client.train(ws, **options)
+
+    def _predict_job(self) -> Any:
+        client, ws = self.session.require_workspace()
+        model = self.model.text().strip() or None
+        name = self.output.text().strip() or "prediction"
+        return lambda: client.predict(ws, model=model, name=name, overwrite=True)
+
+    def train(self) -> None:
+        self.run(follow_job, self._train_job(), done=self._trained, what="training")
+
+    def _trained(self, result: dict[str, Any]) -> None:
+        self.say(f"model {result.get('model')} trained ({result.get('mode')} mode)")
+
+    def predict(self) -> None:
+        self.run(follow_job, self._predict_job(), done=self._predicted, what="predicting")
+
+    def train_and_predict(self) -> None:
+        train, predict = self._train_job(), self._predict_job()
+
+        def both() -> Any:
+            result = yield from follow_job(train)
+            del result
+            return (yield from follow_job(predict))
+
+        self._training = True
+        self._again = False
+
+        def finished(*_: Any) -> None:
+            self._training = False
+            if self._again:
+                self.on_event("strokes")
+
+        worker = self.run(both, done=self._predicted, what="training, then predicting")
+        worker.finished.connect(finished)
+
+    def _predicted(self, result: dict[str, Any]) -> None:
+        labels = str(result["labels"])
+        names = [labels] + [n for n in result.get("layers") or [] if "confidence" in n]
+        self.hub.session.refresh()
+        self.hub.notify("layers")
+        self.show_layers(names, opacity=0.5, what="prediction and confidence")
+        self.hub.notify("prediction")
