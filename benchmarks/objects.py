@@ -24,6 +24,7 @@ counts and timings. Goal: accuracy >= 0.9.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def main() -> None:
 
     torch.set_num_threads(1)  # two busy shared cores: a second torch thread only adds contention
     print(machine_line())
+    print(f"load_average_start: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     t0 = time.perf_counter()
     image, classes, meta = load_vnc(DATA)
     image, classes = image.compute(), classes.compute()
@@ -138,6 +140,7 @@ def main() -> None:
     if args.seeds > 1:
         for k, v in results.items():
             print(f"accuracy_{k}_mean: {np.mean(v):.3f} (sd {np.std(v):.3f}, {len(v)} splits)")
+    print(f"load_average_end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -15,13 +15,25 @@ Prints ``iou_rasterized`` and ``iou_refined`` (foreground IoU of all objects aga
 ground-truth mask, per-point sizes), the mean per-object IoU of each (``object_iou_*``: each
 point's region against its own component), the same with one typical size (``*_typical``),
 the settings, counts and timings.
+
+Then clustering: solid balls and hollow shells (two synthetic object classes of the same size and
+brightness, in noise) are given as points; patches at the points are described by the
+handcrafted features, embedded in 2D (t-SNE) and clustered by HDBSCAN. Prints
+``cluster_ari_nN`` (adjusted Rand index of the clusters against the two classes, 1 = perfect),
+``cluster_purity_nN`` (the fraction of clustered objects in their cluster's majority class: 1
+means no cluster mixes the classes) and ``cluster_noise_nN`` (fraction left unclustered) for N
+objects (``--cluster-points``, default 60 and 200), on the embedding (the default) and on the
+descriptors (``*_features_nN``), with ``min_cluster_size=10``, and writes the scatter plots
+(``--png PATH`` gives ``PATH_N.png``; default ``points_clusters_N.png`` in the temporary folder).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _harness import machine_line
@@ -47,6 +59,10 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=2.0, help="Gaussian of the feature (px)")
     parser.add_argument("--margin", type=float, default=0.5)
     parser.add_argument("--min-size", type=int, default=100, help="smallest object, voxels")
+    parser.add_argument(
+        "--cluster-points", default="60,200", help="synthetic objects per clustering run"
+    )
+    parser.add_argument("--png", help="scatter plot of the clustering (PNG)")
     args = parser.parse_args()
 
     from scipy import ndimage
@@ -57,6 +73,7 @@ def main() -> None:
     from voxelwise.points import Points, ellipsoids, paint, refine_points
 
     print(machine_line())
+    print(f"load_average_start: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     image, mito, meta = load_vnc(DATA, labels="mitochondria")
     image, mito = image.compute(), mito.compute()
     truth, n = ndimage.label(mito)
@@ -114,6 +131,80 @@ def main() -> None:
         print(f"object_iou_refined{suffix}: {obj_f:.3f}")
         print(f"rasterize_seconds{suffix}: {t_raster:.2f}")
         print(f"refine_seconds{suffix}: {t_refine:.1f}")
+    for n_points in (int(v) for v in args.cluster_points.split(",")):
+        clustering(n_points, args.png)
+    print(f"load_average_end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+def two_kinds(n: int, seed: int = 0) -> tuple[np.ndarray, Any]:
+    """Solid balls (class 1) and hollow shells (class 2) of radius 4.5-5.5 voxels, equally
+    bright, in Gaussian noise; returns the image and the points at their centres."""
+    from voxelwise.points import Points
+
+    rng = np.random.default_rng(seed)
+    per_row = 8
+    rows = (n + 2 * per_row - 1) // (2 * per_row)
+    shape = (32, 16 + 24 * rows, 16 + 24 * per_row)
+    image = rng.normal(100, 12, shape).astype(np.float32)
+    grid = [
+        (z, y, x)
+        for z in (8, 24)
+        for y in range(12, shape[1] - 11, 24)
+        for x in range(12, shape[2] - 11, 24)
+    ]
+    grid = [grid[i] for i in rng.permutation(len(grid))][:n]
+    classes = []
+    for k, (z, y, x) in enumerate(grid):
+        zz, yy, xx = np.ogrid[z - 7 : z + 8, y - 11 : y + 12, x - 11 : x + 12]
+        r = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
+        radius = rng.uniform(4.5, 5.5)
+        blob = r <= radius if k % 2 == 0 else np.abs(r - radius) <= 1.2
+        image[z - 7 : z + 8, y - 11 : y + 12, x - 11 : x + 12] += 80 * blob
+        classes.append(1 + k % 2)
+    return image, Points.from_arrays(np.array(grid, float), classes)
+
+
+def clustering(n: int, png: str | None) -> None:
+    import tempfile
+
+    from sklearn.metrics import adjusted_rand_score
+
+    from voxelwise.points import (
+        cluster_features,
+        embed_features,
+        patch_features,
+        sample_patches,
+        scatter_png,
+    )
+
+    image, pts = two_kinds(n)
+    t0 = time.perf_counter()
+    x, _ = patch_features(sample_patches(image, pts, 16))
+    xy = embed_features(x, method="tsne", rng=0)
+    on_embedding = cluster_features(xy, min_cluster_size=10, components=None)
+    seconds = time.perf_counter() - t0
+    on_features = cluster_features(x, min_cluster_size=10)
+    print(f"cluster_objects: {len(pts)} (two classes: solid balls, hollow shells)")
+    for suffix, clusters in ((f"_n{n}", on_embedding), (f"_features_n{n}", on_features)):
+        kept = clusters >= 0
+        purity = 0.0
+        if kept.any():
+            hits = 0
+            for c in np.unique(clusters[kept]):
+                members = pts.classes[clusters == c]
+                hits += int(np.bincount(members).max())
+            purity = hits / int(kept.sum())
+        ari = adjusted_rand_score(pts.classes, clusters)
+        print(f"cluster_ari{suffix}: {ari:.3f}")
+        print(f"cluster_purity{suffix}: {purity:.3f}")
+        print(f"cluster_noise{suffix}: {float((~kept).mean()):.3f}")
+        print(f"clusters{suffix}: {len(set(clusters.tolist()) - {-1})}")
+    folder = Path(png).parent if png else Path(tempfile.gettempdir())
+    stem = Path(png).stem if png else "points_clusters"
+    target = str(folder / f"{stem}_{n}.png")
+    scatter_png(xy, on_embedding, target, classes=pts.classes.tolist(), title="balls vs shells")
+    print(f"cluster_seconds_n{n}: {seconds:.1f}")
+    print(f"cluster_png_n{n}: {target}")
 
 
 if __name__ == "__main__":

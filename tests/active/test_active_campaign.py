@@ -20,12 +20,14 @@ from voxelwise.active import (  # noqa: E402
     CampaignExistsError,
     CampaignNotFoundError,
     EmptyPoolError,
+    PatchIndexError,
+    PoolSizeError,
     StrategyError,
     list_campaigns,
 )
 from voxelwise.data import synthetic_em  # noqa: E402
 from voxelwise.errors import VoxelwiseWarning  # noqa: E402
-from voxelwise.workspace import Workspace  # noqa: E402
+from voxelwise.workspace import InvalidLayerError, Workspace  # noqa: E402
 
 TINY = {"network": {"depth": 2, "width": 4, "blocks": 1}, "batch_size": 2}
 
@@ -154,8 +156,10 @@ def test_bad_input_gives_clear_errors(ws, volume):
         c.update()
     with pytest.raises(ValueError, match="patch's shape"):
         c.submit(np.ones((5, 5), np.uint8), patch=0)
-    with pytest.raises(ValueError, match="label values among"):
+    with pytest.raises(ValueError, match="label values from 1 to 2"):
         c.submit(np.full((32, 32), 7, np.uint8), patch=0)
+    with pytest.raises(PatchIndexError, match="from 0 to 15"):
+        c.submit(np.ones((32, 32), np.uint8), patch=16)
     with pytest.raises(ValueError, match="workspace's shape"):
         c.submit(np.ones((2, 2, 2), np.uint8))
     c.submit(np.ones((32, 32), np.uint8), patch=0)  # background only
@@ -170,6 +174,13 @@ def test_bad_input_gives_clear_errors(ws, volume):
         c.propose(0)
     with pytest.raises(StrategyError, match="Expected a strategy"):
         c.propose(1, strategy="oracle")
+    with pytest.raises(PoolSizeError, match="only 15 unlabelled"):
+        c.propose(16, on_short="raise")
+    with pytest.raises(InvalidLayerError, match="'image' layer"):
+        Campaign.create(ws, "into-raw", labels="raw", patch_size=(32, 32), config=TINY)
+    free = Campaign.create(ws, "free", patch_size=(32, 32), config=TINY)  # no classes given
+    with pytest.raises(ValueError, match="from 1 to 65535"):  # what the uint16 layer holds
+        free.submit(np.full((32, 32), 70000, np.int32), patch=0)
 
 
 @pytest.mark.slow

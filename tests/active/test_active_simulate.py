@@ -80,6 +80,15 @@ def test_simulation_refuses_a_test_region_inside_the_pool(tmp_path, volume):
         simulate(volume[0], volume[1], out=tmp_path / "x", test_roi="4:6,:,:")
     with pytest.raises(ValueError, match="same shape"):
         simulate(volume[0], volume[1][:2], out=tmp_path / "x", test_roi="4:6,:,:")
+    with pytest.raises(ValueError, match="full_supervision as True, False or a number"):
+        simulate(
+            volume[0],
+            volume[1],
+            out=tmp_path / "x",
+            test_roi="4:6,:,:",
+            pool_roi="0:4,:,:",
+            full_supervision=-1,
+        )
 
 
 def test_budget_fraction_interpolates_between_rounds(tmp_path):

@@ -104,3 +104,12 @@ def test_file_errors_are_points_errors():
     assert issubclass(PointsFileError, PointsError)
     assert issubclass(PointsError, ValueError)
     assert issubclass(PointsNotFoundError, KeyError)
+
+
+def test_clustering_tables_are_not_point_sets(ws):
+    add_points(ws, "spots", [{"z": 1, "y": 2, "x": 3, "class": 1}])
+    # cluster_points keeps its table as <set>.clusters.csv next to the set
+    (ws.path / "points" / "spots.clusters.csv").write_text("id,cluster\n1,0\n")
+    assert list_points(ws) == {"spots": 1}
+    with pytest.raises(PointsError, match=r"ending in '\.clusters'"):
+        add_points(ws, "spots.clusters", [{"z": 1, "y": 2, "x": 3}])

@@ -155,3 +155,18 @@ def test_bad_workspace_requests(api, body):
         assert job["state"] == "failed" and job["error"]
     else:
         assert r.status_code in (404, 422), r.text
+
+
+def test_every_job_kind_can_be_resubmitted_and_unknown_kinds_are_refused():
+    import voxelwise.server._routes_active  # route modules register their job kinds
+    import voxelwise.server._routes_objects
+    import voxelwise.server._routes_workflows  # noqa: F401
+    from voxelwise.server._errors import ApiError
+    from voxelwise.server._ops import OPERATIONS
+    from voxelwise.server._schemas_jobs import JOB_MODELS
+    from voxelwise.server._submit import validate_params
+
+    assert set(OPERATIONS) <= set(JOB_MODELS), set(OPERATIONS) - set(JOB_MODELS)
+    with pytest.raises(ApiError) as info:
+        validate_params("no_such_kind", {})
+    assert info.value.status == 409 and "no_such_kind" in info.value.detail

@@ -147,7 +147,7 @@ def test_deep_train_and_predict_jobs(api, truth):
     result = run(api, "deep/train", body)
     assert result["model"] == "tiny" and result["epochs"] == 2
     models = api.http.get("/workspaces/cells/models", headers=api.h()).json()
-    assert any(m["name"] == "tiny" and m["type"] == "deep" for m in models)
+    assert any(m["name"] == "tiny" and m["kind"] == "deep" for m in models)
     r = api.http.post("/workspaces/cells/deep/train", json=body, headers=api.h("ana"))
     assert api.wait(r.json()["id"])["state"] == "failed"  # the model exists: overwrite not given
     result = run(api, "deep/predict", {"model": "tiny", "name": "dl", "device": "cpu"})

@@ -146,6 +146,14 @@ def test_figures_and_document(tmp_path):
     hist = histogram_png(tmp_path / "h.png", {"small": [1, 2, 2, 3], "large": [8, 9]}, bins=5)
     with Image.open(hist) as img:
         assert len(img.getcolors(maxcolors=4096) or []) > 3
+    skewed = {"objects": [1e2, 2e2, 1e3, 1e4, 1e6]}
+    columns = []
+    for name, log in (("lin.png", False), ("log.png", True)):
+        with Image.open(histogram_png(tmp_path / name, skewed, bins=4, log=log)) as img:
+            rgb = np.asarray(img.convert("RGB"))
+        columns.append(int((rgb == (31, 119, 180)).all(-1).any(0).sum()))
+    assert columns[1] > 1.5 * columns[0]  # geometric bins: 4 bars instead of 2
+    histogram_png(tmp_path / "neg.png", {"x": [-1.0, 2.0]}, log=True)  # falls back to linear
     doc = Document("T")
     doc.para("x < y")
     doc.table(["k", "v"], [["a", 0.5], ["b", float("nan")]])

@@ -28,6 +28,7 @@ def test_notebook_is_stored_clean():
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
     text = NOTEBOOK.read_text()
     assert "Client(" in text and "run_workflow(" in text and "export_workflow(" in text
+    assert "client.run_workflow(" in text  # replayed as a server job too
 
 
 @pytest.mark.slow
@@ -46,3 +47,6 @@ def test_notebook_runs(tmp_path, monkeypatch):
     report = namespace["report"]
     assert [s.status for s in report.steps].count("ran") == len(report.steps)
     assert namespace["scores"][0] > 0.3
+    served = namespace["result"]["steps"]  # the same workflow replayed as a server job
+    assert [s["status"] for s in served] == [s.status for s in report.steps]
+    assert abs(namespace["server_scores"][0] - namespace["scores"][0]) < 0.05

@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 __all__ = ["allowed_values", "write_patch", "write_volume"]
 
 
-def allowed_values(c: Campaign) -> set[int] | None:
+def allowed_values(c: Campaign) -> set[int] | range:
     if c.params.get("label_set"):
         return {lab.value for lab in c.ws.label_set(c.params["label_set"])}
     if c.params.get("classes"):
-        return set(range(1, int(c.params["classes"]) + 1))
-    return None
+        return range(1, int(c.params["classes"]) + 1)
+    return range(1, int(np.iinfo(np.dtype(c.ws.layer(c.labels_layer).dtype)).max) + 1)
 
 
 def write_patch(c: Campaign, pool: Pool, index: int, values: np.ndarray, author: str | None) -> int:

@@ -27,6 +27,8 @@ from voxelwise.active._errors import (
     CampaignExistsError,
     CampaignNotFoundError,
     EmptyPoolError,
+    PatchIndexError,
+    PoolSizeError,
 )
 from voxelwise.active._pool import Pool
 from voxelwise.active._proposal import Proposal
@@ -182,6 +184,10 @@ class Campaign:
             from voxelwise.annotate import create_layer
 
             create_layer(ws, labels, label_set=label_set)
+        else:
+            from voxelwise.annotate._labels import check_editable
+
+            check_editable(ws.layer(labels))  # answers are edits: never into an image layer
         folder = ws.path / FOLDER / name
         if folder.exists() and overwrite:
             shutil.rmtree(folder)
@@ -327,20 +333,41 @@ class Campaign:
         strategy: str | None = None,
         preview: bool = True,
         progress: Callable[[int, int], None] | None = None,
+        on_short: str = "warn",
     ) -> list[Proposal]:
         """Rank unlabelled patches and return the ``k`` to annotate next, best first.
 
         Candidates already labelled, or proposed and still pending, are left out. Without a
         model yet the proposals are random. Every proposal is recorded in the current round.
 
+        Parameters
+        ----------
+        k : int
+            How many patches to propose.
+        strategy : str, optional
+            Overrides the campaign's strategy for this batch.
+        preview : bool
+            Attach a PNG preview (the patch, and the model's prediction) to each proposal.
+        progress : callable, optional
+            ``progress(done, total)`` in scored candidates.
+        on_short : {'warn', 'ignore', 'raise'}
+            When fewer than ``k`` candidates are left: propose what is left with a
+            :class:`~voxelwise.errors.VoxelwiseWarning` ('warn') or silently ('ignore'), or
+            raise :class:`~voxelwise.active.PoolSizeError` ('raise').
+
         Raises
         ------
         EmptyPoolError
-            Nothing is left to propose. Asking for more than is left returns what is left,
-            with a :class:`~voxelwise.errors.VoxelwiseWarning`.
+            Nothing is left to propose.
+        PoolSizeError
+            ``k`` exceeds what is left and ``on_short='raise'``.
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"Expected k as a whole number >= 1, got {k!r} instead")
+        if on_short not in ("warn", "ignore", "raise"):
+            raise ValueError(
+                f"Expected on_short as 'warn', 'ignore' or 'raise', got {on_short!r} instead"
+            )
         name = parse_strategy(strategy or self.params["strategy"])
         pool = self.pool()
         labelled = self.labelled(pool)
@@ -354,12 +381,19 @@ class Campaign:
                 "the pending proposals or stop the campaign"
             )
         if k > available.size:
-            warnings.warn(
-                f"Asked for {k} patches but only {available.size} unlabelled candidates are "
-                f"left; proposing {available.size}",
-                VoxelwiseWarning,
-                stacklevel=2,
-            )
+            if on_short == "raise":
+                raise PoolSizeError(
+                    f"Asked for {k} patches but only {available.size} unlabelled candidates "
+                    f"are left in the pool of campaign {self.name!r}; ask for at most "
+                    f"{available.size}, or enlarge the pool"
+                )
+            if on_short == "warn":
+                warnings.warn(
+                    f"Asked for {k} patches but only {available.size} unlabelled candidates "
+                    f"are left; proposing {available.size}",
+                    VoxelwiseWarning,
+                    stacklevel=2,
+                )
             k = int(available.size)
         with self._store.transaction() as conn:
             number = self._open_round(conn)
@@ -435,7 +469,10 @@ class Campaign:
         if patch is not None:
             index = int(patch["index"] if isinstance(patch, dict) else patch)
             if not 0 <= index < len(pool):
-                raise IndexError(f"Expected a patch index from 0 to {len(pool) - 1}, got {index}")
+                raise PatchIndexError(
+                    f"Expected a patch index from 0 to {len(pool) - 1} (the campaign's pool), "
+                    f"got {index} instead"
+                )
             if labels is None:
                 raise TypeError("Give the patch's labels with patch=, as an integer array")
             written = write_patch(self, pool, index, np.asarray(labels), author)

@@ -10,6 +10,7 @@ __all__ = [
     "CampaignExistsError",
     "CampaignNotFoundError",
     "EmptyPoolError",
+    "PatchIndexError",
     "PoolSizeError",
     "StrategyError",
 ]
@@ -25,6 +26,10 @@ class PoolSizeError(ActiveLearningError, ValueError):
 
 class EmptyPoolError(PoolSizeError):
     """No candidate patch is left to propose: the whole pool is labelled (or pending)."""
+
+
+class PatchIndexError(ActiveLearningError, IndexError):
+    """A patch index outside the campaign's pool."""
 
 
 class StrategyError(ActiveLearningError, ValueError):

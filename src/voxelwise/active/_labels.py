@@ -19,8 +19,9 @@ from voxelwise.workspace import Workspace
 __all__ = ["check_values", "write_labels"]
 
 
-def check_values(values: np.ndarray, allowed: set[int] | None) -> None:
-    """Refuse non-integer labels, negative values and values outside the label set."""
+def check_values(values: np.ndarray, allowed: set[int] | range | None) -> None:
+    """Refuse non-integer labels, negative values and values outside ``allowed`` (a label
+    set's values, or the range the labels layer's dtype holds)."""
     if values.dtype.kind not in "biu":
         raise TypeError(
             f"Expected integer labels (0 = unlabelled, class c as c + 1), got dtype "
@@ -31,10 +32,18 @@ def check_values(values: np.ndarray, allowed: set[int] | None) -> None:
         raise ValueError(
             f"Expected label values >= 0 (0 = unlabelled), got {sorted(present)[:8]} instead"
         )
-    if allowed is not None and present - allowed:
+    if allowed is None:
+        return
+    wrong = sorted(v for v in present if v not in allowed)
+    if wrong:
+        what = (
+            f"from {allowed.start} to {allowed.stop - 1}"
+            if isinstance(allowed, range)
+            else f"among {sorted(allowed)}"
+        )
         raise ValueError(
-            f"Expected label values among {sorted(allowed)} (the campaign's label set; 0 = "
-            f"unlabelled), got {sorted(present - allowed)} instead"
+            f"Expected label values {what} (the campaign's classes, or what its labels layer "
+            f"holds; 0 = unlabelled), got {wrong[:8]} instead"
         )
 
 

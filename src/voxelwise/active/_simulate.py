@@ -172,7 +172,7 @@ def simulate(
     steps: int = 60,
     mc_samples: int = 5,
     candidates: int | None = None,
-    full_supervision: bool = True,
+    full_supervision: bool | int = True,
     device: str = "cpu",
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
@@ -204,9 +204,10 @@ def simulate(
         Optimiser steps of the initial model, and of each fine-tuning.
     mc_samples, candidates : int
         BALD passes; candidates scored per round (random subset; default all).
-    full_supervision : bool
+    full_supervision : bool or int
         Also train on the dense labels of the whole pool region (``initial_steps + rounds *
-        steps`` steps) for the reference line.
+        steps`` steps) for the reference line: for every seed (True), or for the first n
+        seeds (an int; 0 or False: never).
     device : str
     overwrite : bool
         Replace an existing ``out`` folder's results.
@@ -220,6 +221,15 @@ def simulate(
     out = Path(out)
     names = ["random", *[parse_strategy(s) for s in strategies if parse_strategy(s) != "random"]]
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if isinstance(full_supervision, bool) or full_supervision is None:
+        full_runs = len(seed_list) if full_supervision else 0
+    elif isinstance(full_supervision, int) and full_supervision >= 0:
+        full_runs = full_supervision
+    else:
+        raise ValueError(
+            f"Expected full_supervision as True, False or a number of seeds >= 0, got "
+            f"{full_supervision!r} instead"
+        )
     img = _array(image)
     gt = _array(truth)
     if tuple(img.shape) != tuple(gt.shape):
@@ -325,7 +335,7 @@ def simulate(
                             "seconds": time.perf_counter() - t1,
                         }
                     )
-            if full_supervision:
+            if seed in seed_list[:full_runs]:
                 cfg = TrainConfig.from_dict(dict(start.params["config"]))
                 cfg.epochs, cfg.steps_per_epoch = 1, initial_steps + rounds * steps
                 cfg.classes, cfg.val_patches = classes, 4

@@ -154,9 +154,10 @@ def cmd_datasets_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from voxelwise.cli._progress import StageBar
     from voxelwise.workflows import run_demo
 
-    with progress_bar("demo", enabled=not args.quiet) as progress:
+    with StageBar("demo", enabled=not args.quiet) as bar:
         report = run_demo(
             args.out,
             dataset=args.dataset,
@@ -167,7 +168,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
             threads=args.threads,
             rng=args.seed,
             scheduler=args.scheduler,
-            progress=progress,
+            progress=bar.progress,
+            on_stage=bar.on_stage,
         )
     print(report.summary())
 
@@ -177,8 +179,9 @@ def cmd_features(args: argparse.Namespace) -> None:
     from voxelwise.workspace import Workspace
 
     if args.list:
-        for name in filters.list_filters():
-            print(name)
+        for name in filters.list_filters(plugins=True):
+            summary = filters.get_filter(name).summary
+            print(f"{name:<30} {summary}".rstrip())
         print("presets: " + ", ".join(filters.list_presets()))
         return
     specs: list[Any] = [filters.parse_filter_arg(f) for f in args.filter]
@@ -355,6 +358,22 @@ def cmd_metrics(args: argparse.Namespace) -> None:
     print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
 
 
+def _key_value(text: str, option: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with the value read as YAML (numbers, booleans, null, strings)."""
+    import yaml
+
+    from voxelwise.errors import VoxelwiseError
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise VoxelwiseError(f"{option} expects KEY=VALUE (e.g. n_estimators=200), got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
 def cmd_shallow_train(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -366,6 +385,8 @@ def cmd_shallow_train(args: argparse.Namespace) -> None:
     if isinstance(features, list) and len(features) == 1:
         features = features[0]
     save = Path(args.save) if args.save else ws.path.with_suffix(".shallow.npz")
+    params = dict(_key_value(text, "--param") for text in args.param) or None
+    images: Any = args.images or "raw"
     with progress_bar("train", enabled=not args.quiet) as progress:
         learn.train(
             ws,
@@ -374,7 +395,9 @@ def cmd_shallow_train(args: argparse.Namespace) -> None:
             mode=args.mode,
             classifier=args.classifier,
             supervoxels=args.supervoxels,
+            images=images,
             parent=args.parent,
+            params=params,
             save=save,
             scheduler=args.scheduler,
             progress=progress,

@@ -168,7 +168,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mode", choices=["voxel", "supervoxel"], default="voxel")
     p.add_argument(
-        "--classifier", choices=["rf", "extra_trees", "hgb", "svm", "logistic"], default="rf"
+        "--classifier",
+        default="rf",
+        metavar="NAME",
+        help="rf (default), extra_trees, hgb, svm, logistic, or a plugin classifier by its "
+        "dotted name (voxelwise plugins list --kind classifier)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a classifier parameter, e.g. n_estimators=200 (repeatable)",
+    )
+    p.add_argument(
+        "--images",
+        action="append",
+        default=[],
+        metavar="LAYER",
+        help="image layers (channels) the preset/filter-spec features are computed from "
+        "(repeatable; default raw), e.g. --images raw --images fluo for a second modality",
     )
     p.add_argument(
         "--supervoxels", default="supervoxels", help="supervoxel layer (supervoxel mode)"
@@ -274,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root", help="folder holding the registered datasets (e.g. ../shared/data)"
     )
     p.add_argument("--roi", help="region to annotate and learn on 'z0:z1,y0:y1,x0:x1'")
-    p.add_argument("--quick", action="store_true", help="a tiny run (seconds) for smoke tests")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny run for smoke tests (real volumes: their central 16 x 128 x 128)",
+    )
     p.add_argument("--threads", type=int, help="torch threads for the U-Net (default: cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     p.add_argument(

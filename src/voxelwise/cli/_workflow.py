@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from voxelwise.cli._progress import progress_bar
+from voxelwise.cli._progress import StageBar
 
 __all__ = ["add_parsers", "cmd_run", "cmd_workflow_export", "cmd_workflow_validate"]
 
@@ -69,6 +70,17 @@ def add_parsers(sub: Any) -> None:
         "--scheduler",
         help="dask.distributed scheduler address (e.g. tcp://10.0.0.5:8786); default: this machine",
     )
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="replay as a job on a voxelwise server (e.g. http://10.0.0.5:8130) instead of "
+        "here: --workspace names the server's workspace (made from --image, a path under its "
+        "data root, when given) and --input files are paths under its data root",
+    )
+    p.add_argument(
+        "--token",
+        help="API token for --server (default: the VOXELWISE_TOKEN environment variable)",
+    )
     p.set_defaults(func=cmd_run)
 
     wf = sub.add_parser(
@@ -88,7 +100,10 @@ def add_parsers(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     from voxelwise.workflows import run_workflow
 
-    with progress_bar("workflow", enabled=not args.quiet) as progress:
+    if args.server:
+        _run_on_server(args)
+        return
+    with StageBar("workflow", enabled=not args.quiet) as bar:
         report = run_workflow(
             args.workflow,
             args.image,
@@ -99,9 +114,72 @@ def cmd_run(args: argparse.Namespace) -> None:
             results=args.results,
             overwrite=args.overwrite,
             scheduler=args.scheduler,
-            progress=progress,
+            progress=bar.progress,
+            on_stage=bar.on_stage,
         )
     print(report.summary())
+
+
+def _run_on_server(args: argparse.Namespace) -> None:
+    """``voxelwise run --server URL``: the same replay as a server job, through the client."""
+    import os
+
+    from tqdm import tqdm
+
+    from voxelwise.client import Client
+    from voxelwise.errors import VoxelwiseError
+    from voxelwise.workflows import load_workflow
+
+    if not args.workspace:
+        raise VoxelwiseError(
+            "--server needs --workspace NAME (the server's workspace to run on, or to create "
+            "from --image)"
+        )
+    token = args.token or os.environ.get("VOXELWISE_TOKEN")
+    if not token:
+        raise VoxelwiseError(
+            "--server needs an API token: --token TOKEN or the VOXELWISE_TOKEN environment "
+            "variable (`voxelwise users add NAME` on the server prints one)"
+        )
+    workflow = load_workflow(args.workflow)  # checked here first: errors name the local file
+    with Client(args.server, token) as client:
+        if args.image:
+            job = client.create_workspace(args.workspace, args.image, overwrite=args.overwrite)
+            job.wait()
+        job = client.run_workflow(
+            args.workspace,
+            workflow,
+            inputs=dict(args.input),
+            train=args.train,
+            overwrite=args.overwrite,
+        )
+        bar = None
+        if not args.quiet:
+            bar = tqdm(
+                desc=f"workflow job {job.id}",
+                total=100,
+                file=sys.stderr,
+                leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}]",
+            )
+
+        def progress(fraction: float, message: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(message[:60], refresh=False)
+                bar.update(100 * fraction - bar.n)
+
+        try:
+            result = job.wait(progress=progress) or {}
+        finally:
+            if bar is not None:
+                bar.close()
+    print(f"workflow {result.get('workflow')!r} on {args.server} workspace {args.workspace!r}")
+    width = max((len(s["id"]) for s in result.get("steps", [])), default=0)
+    for s in result.get("steps", []):
+        made = f" -> {', '.join(s['outputs'][:4])}" if s["outputs"] else ""
+        note = f"  ({s['note']})" if s.get("note") else ""
+        print(f"  {s['id']:<{width}}  {s['status']:<7} {s['seconds']:6.1f} s{made}{note}")
+    print(f"  took     {result.get('seconds', 0.0):.1f} s")
 
 
 def cmd_workflow_export(args: argparse.Namespace) -> None:

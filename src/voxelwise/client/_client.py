@@ -7,10 +7,13 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from voxelwise.client._active import ActiveMixin
 from voxelwise.client._arrays import remote_array
 from voxelwise.client._compute import ComputeMixin
 from voxelwise.client._http import Http, seg
 from voxelwise.client._jobs import Job
+from voxelwise.client._objects import ObjectsMixin
+from voxelwise.client._workflows import WorkflowsMixin
 
 __all__ = ["Client"]
 
@@ -19,7 +22,7 @@ def _ws(name: str) -> str:
     return f"/workspaces/{seg(name)}"
 
 
-class Client(ComputeMixin):
+class Client(ComputeMixin, ActiveMixin, ObjectsMixin, WorkflowsMixin):
     """Talk to a voxelwise server (``voxelwise serve``) over HTTP.
 
     Parameters

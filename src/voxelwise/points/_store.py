@@ -47,11 +47,14 @@ FOLDER = "points"
 _NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}$")
 
 
+_CLUSTERS = ".clusters"  # <set>.clusters.csv holds the set's last clustering (cluster_points)
+
+
 def _parse_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.match(name) or name.endswith(_CLUSTERS):
         raise PointsError(
             f"Invalid point set name {name!r}: use 1-128 letters, digits, '-', '_' or '.', "
-            "not starting with '.'"
+            f"not starting with '.' nor ending in {_CLUSTERS!r}"
         )
     return name
 
@@ -108,7 +111,7 @@ def list_points(ws: Workspace) -> dict[str, int]:
     return {
         p.stem: len(read_points_file(p)[0])
         for p in sorted(folder.glob("*.csv"))
-        if _NAME.match(p.stem)
+        if _NAME.match(p.stem) and not p.stem.endswith(_CLUSTERS)
     }
 
 

@@ -111,21 +111,29 @@ def create_app(
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
 
     from voxelwise.server import (
+        _routes_active,
         _routes_annotations,
         _routes_compute,
         _routes_jobs,
         _routes_layers,
+        _routes_objects,
+        _routes_registry,
         _routes_system,
+        _routes_workflows,
         _routes_workspaces,
     )
 
     for module in (
+        _routes_registry,
+        _routes_workflows,
+        _routes_active,
         _routes_system,
         _routes_workspaces,
         _routes_layers,
         _routes_annotations,
         _routes_compute,
         _routes_jobs,
+        _routes_objects,
     ):
         app.include_router(module.router)
     return app

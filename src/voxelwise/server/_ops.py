@@ -143,10 +143,14 @@ def probe(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any]) -> d
 
 
 def _operations() -> dict[str, Operation]:
+    from voxelwise.server import _ops_active, _ops_workflows
     from voxelwise.server import _ops_learn as learn
+    from voxelwise.server import _ops_objects as objects
 
     return {
         "create_workspace": create_workspace,
+        "run_workflow": _ops_workflows.run_workflow,
+        "apply_model": _ops_workflows.apply_model,
         "export": export,
         "import_labels": import_labels,
         "features": features,
@@ -162,6 +166,13 @@ def _operations() -> dict[str, Operation]:
         "split": learn.split,
         "metrics": learn.metrics,
         "fractions": learn.fractions,
+        "active_propose": _ops_active.active_propose,
+        "active_update": _ops_active.active_update,
+        "objects_find": objects.objects_find,
+        "objects_train": objects.objects_train,
+        "objects_predict": objects.objects_predict,
+        "points_rasterize": objects.points_rasterize,
+        "points_cluster": objects.points_cluster,
     }
 
 

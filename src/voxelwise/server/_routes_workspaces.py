@@ -1,4 +1,5 @@
-"""Workspaces: list, create (a job), info, delete; members and roles; runs, models, tables."""
+"""Workspaces: list, create (a job), info, delete; members and roles; runs, tables (models:
+:mod:`voxelwise.server._routes_registry`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from voxelwise.server._auth import CurrentUser, Owner, StateDep, Viewer
 from voxelwise.server._errors import ApiError
-from voxelwise.server._ops_common import MODELS, TABLES, table_path
+from voxelwise.server._ops_common import TABLES, table_path
 from voxelwise.server._paths import confine, relative_to_root, workspace_path
 from voxelwise.server._schemas import (
     JobOut,
@@ -184,22 +185,6 @@ def runs(access: Viewer) -> list[dict[str, Any]]:
         }
         for r in access.ws.runs()
     ]
-
-
-@router.get("/{ws}/models", summary="Trained models kept in the workspace")
-def models(access: Viewer) -> list[dict[str, Any]]:
-    folder = Path(access.ws.path) / MODELS
-    out = []
-    for item in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if item.name.startswith("."):
-            continue
-        if item.suffix == ".npz" and item.is_file():
-            out.append({"name": item.stem, "type": "shallow", "size": item.stat().st_size})
-        elif item.is_dir() and (item / "model.pt").is_file():
-            out.append(
-                {"name": item.name, "type": "deep", "size": (item / "model.pt").stat().st_size}
-            )
-    return out
 
 
 @router.get("/{ws}/tables", summary="Measurement tables kept in the workspace")

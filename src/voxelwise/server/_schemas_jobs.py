@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voxelwise.server._schemas import Name, WorkspaceCreate
+from voxelwise.server._schemas_workflows import ApplyModelRequest, WorkflowRunRequest
 
 __all__ = [
     "JOB_MODELS",
@@ -25,6 +26,7 @@ __all__ = [
     "ShallowTrainRequest",
     "SplitRequest",
     "SupervoxelsRequest",
+    "register_job_models",
 ]
 
 Spec = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^/\\~\x00]+$")]
@@ -41,6 +43,13 @@ def _no_files(value: Any) -> Any:
                 "preset (GET /filters) or 'filter:key=value' specs"
             )
     return value
+
+
+def _known_classifier(value: str) -> str:
+    """A built-in classifier (aliases normalised) or an installed, working plugin classifier."""
+    from voxelwise.learn import parse_classifier
+
+    return parse_classifier(value)  # LearnError (a ValueError): 422 naming the choices
 
 
 class _Job(BaseModel):
@@ -74,7 +83,11 @@ class ShallowTrainRequest(_Job):
     features: Spec | Annotated[list[Spec], Field(min_length=1, max_length=256)] = "default"
     model: Name = Field("shallow", description="Name of the model file kept in the workspace")
     mode: Literal["voxel", "supervoxel"] = "voxel"
-    classifier: Literal["rf", "extra_trees", "hgb", "svm", "logistic"] = "rf"
+    classifier: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")] = Field(
+        "rf",
+        description="rf, extra_trees, hgb, svm, logistic or a plugin classifier "
+        "('package.name'; GET /registry/classifiers lists them with their parameters)",
+    )
     supervoxels: Name = "supervoxels"
     statistics: Annotated[
         list[Literal["mean", "std", "min", "max"]], Field(min_length=1, max_length=4)
@@ -90,6 +103,7 @@ class ShallowTrainRequest(_Job):
     overwrite: bool = True
 
     _files = field_validator("features")(_no_files)
+    _classifier = field_validator("classifier")(_known_classifier)
 
 
 class ShallowPredictRequest(_Job):
@@ -243,4 +257,19 @@ JOB_MODELS: dict[str, type[BaseModel]] = {
     "metrics": MetricsRequest,
     "fractions": FractionsRequest,
     "probe": ProbeRequest,
+    "run_workflow": WorkflowRunRequest,
+    "apply_model": ApplyModelRequest,
 }
+
+
+def register_job_models(models: dict[str, type[BaseModel]]) -> None:
+    """Declare the parameter schemas of job kinds defined by a route module.
+
+    :func:`voxelwise.server._submit.validate_params` looks kinds up here, so a job can be
+    resubmitted with its recorded parameters. A kind registered twice must keep its schema.
+    """
+    for kind, model in models.items():
+        known = JOB_MODELS.get(kind)
+        if known is not None and known is not model:
+            raise ValueError(f"job kind {kind!r} is registered with two schemas")
+        JOB_MODELS[kind] = model

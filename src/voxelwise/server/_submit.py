@@ -32,7 +32,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    model: type[BaseModel] = JOB_MODELS[kind]
+    model: type[BaseModel] | None = JOB_MODELS.get(kind)
+    if model is None:
+        raise ApiError(
+            409,
+            f"A {kind!r} job cannot be submitted again: this server has no parameter schema "
+            f"for that kind (known kinds: {', '.join(sorted(JOB_MODELS))}). Submit it through "
+            "its own route instead.",
+            type="UnknownJobKind",
+        )
     try:
         return model.model_validate(params).model_dump(mode="json")
     except ValidationError as e:
@@ -46,12 +54,16 @@ def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def needs_gpu(state: AppState, kind: str, params: dict[str, Any]) -> bool:
-    """Deep jobs on device 'cuda' need a GPU worker; 'auto' takes one when the cluster has one."""
+    """Jobs with ``device`` 'cuda' need a GPU worker; 'auto' takes one when the cluster has one.
+
+    Any job kind whose parameters have a ``device`` field (deep training and prediction,
+    active-learning updates, object CNNs, ...) is routed this way.
+    """
     if kind == "probe":
         return bool(params.get("gpu"))
-    if kind not in ("deep_train", "deep_predict"):
+    device = params.get("device")
+    if device is None:
         return False
-    device = params.get("device", "auto")
     if device == "cuda":
         return True
     if device == "auto" and state.runner is not None:

@@ -27,6 +27,7 @@ from voxelwise._compute import ProgressCallback, Scheduler, compute
 from voxelwise._validate import parse_roi
 from voxelwise.workflows._demo_report import write_demo_report
 from voxelwise.workflows._export import export_workflow
+from voxelwise.workflows._progress import StageCallback, Stages
 from voxelwise.workflows._sample import Sample, default_roi, load_sample
 from voxelwise.workflows._schema import save_workflow
 from voxelwise.workflows._scribbles import scribbles_from_truth
@@ -133,35 +134,6 @@ _QUICK = _Settings(
 )
 
 
-class _Stages:
-    """Times named stages and maps each one's progress onto one ``progress(done, total)``."""
-
-    UNIT = 1000
-
-    def __init__(self, progress: ProgressCallback | None, n: int) -> None:
-        self.progress, self.n, self.index = progress, n, 0
-        self.times: dict[str, float] = {}
-
-    def callback(self) -> ProgressCallback | None:
-        if self.progress is None:
-            return None
-        base, report = self.index * self.UNIT, self.progress
-
-        def call(done: int, total: int) -> None:
-            report(base + self.UNIT * min(done, total) // max(total, 1), self.n * self.UNIT)
-
-        return call
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[ProgressCallback | None]:
-        start = time.perf_counter()
-        yield self.callback()
-        self.times[name] = time.perf_counter() - start
-        self.index = min(self.index + 1, self.n)
-        if self.progress is not None:
-            self.progress(self.index * self.UNIT, self.n * self.UNIT)
-
-
 @contextlib.contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
     """Run with ``threads`` torch threads, restoring the previous setting afterwards."""
@@ -229,6 +201,7 @@ def run_demo(
     rng: int = 0,
     scheduler: Scheduler = None,
     progress: ProgressCallback | None = None,
+    on_stage: StageCallback | None = None,
 ) -> DemoReport:
     """Run the SuRVoS2 pipeline end to end on a sample volume and write a report.
 
@@ -246,13 +219,18 @@ def run_demo(
     roi : str, optional
         Region ``"z0:z1,y0:y1,x0:x1"`` to annotate and learn on; default the central part.
     quick : bool
-        A much smaller run (tiny volume and network) for tests and smoke checks.
+        A much smaller run (tiny volume and network) for tests and smoke checks; a real
+        volume is cut to its central 16 x 128 x 128 voxels.
     threads : int, optional
         Torch threads for the U-Net steps (default torch's own choice, the physical cores).
     rng : int
         Seed of the sample, the scribbles, the random forest and the U-Net.
     scheduler, progress
-        Where to compute and a ``progress(done, total)`` callback (see :mod:`voxelwise._compute`).
+        Where to compute and a ``progress(done, total)`` callback (see :mod:`voxelwise._compute`)
+        spanning the whole pipeline.
+    on_stage : callable, optional
+        ``on_stage(name, index, count)``, called as each stage of the pipeline starts
+        (``"features"``, ``"U-Net training"``, ...), e.g. to label a progress bar.
 
     Returns
     -------
@@ -267,7 +245,7 @@ def run_demo(
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
     deep = importlib.util.find_spec("torch") is not None
-    stage = _Stages(progress, 14)
+    stage = Stages(progress, 15, on_stage)
 
     with stage("load sample"):
         sample = load_sample(dataset, truth=truth, data_root=data_root, quick=quick, rng=rng)

@@ -132,7 +132,8 @@ def write_demo_report(
             out / "histogram.png",
             groups,
             title=f"{objects}: volume per object",
-            xlabel=f"volume ({unit}^3)",
+            xlabel=f"volume ({unit}^3, log scale)",
+            log=True,
         )
 
     doc = Document(f"voxelwise demo: {facts['dataset']}")

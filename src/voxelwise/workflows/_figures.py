@@ -72,8 +72,13 @@ def histogram_png(
     title: str = "",
     xlabel: str = "",
     size: tuple[int, int] = (640, 360),
+    log: bool = False,
 ) -> Path:
-    """Stacked histogram of several groups of values (one colour per group, with a legend)."""
+    """Stacked histogram of several groups of values (one colour per group, with a legend).
+
+    ``log=True`` spaces the bins geometrically (for skewed positive values such as object
+    volumes); it falls back to linear bins when a value is not positive.
+    """
     from PIL import Image, ImageDraw
 
     w, h = size
@@ -85,8 +90,9 @@ def histogram_png(
     values = [float(v) for vs in groups.values() for v in vs if math.isfinite(float(v))]
     if values:
         lo, hi = min(values), max(values)
+        log = log and lo > 0 and hi > lo
         hi = hi if hi > lo else lo + 1.0
-        edges = np.linspace(lo, hi, bins + 1)
+        edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
         counts = [np.histogram(np.asarray(vs, float), bins=edges)[0] for vs in groups.values()]
         top_count = max(1, int(np.sum(counts, axis=0).max()))
         bar_w = (w - left - right) / bins
@@ -103,7 +109,8 @@ def histogram_png(
             base += c
         for frac in (0.0, 0.5, 1.0):
             x = left + frac * (w - left - right)
-            text = f"{lo + frac * (hi - lo):.3g}"
+            tick = lo * (hi / lo) ** frac if log else lo + frac * (hi - lo)
+            text = f"{tick:.3g}"
             draw.text((x - 14 - 16 * frac * (len(text) > 4), h - bottom + 6), text, fill="black")
         draw.text((4, top - 6), str(top_count), fill="black")
         draw.text((4, h - bottom - 8), "0", fill="black")

@@ -11,12 +11,12 @@ from typing import Any
 
 from voxelwise._compute import ProgressCallback, Scheduler
 from voxelwise.workflows._errors import WorkflowInputError
+from voxelwise.workflows._progress import StageCallback, Stages
 from voxelwise.workflows._schema import IMAGE_ROLE, load_workflow, validate_workflow
 from voxelwise.workflows._steps import TRAIN_POLICIES, StepContext, StepOutcome, execute_step
 
 __all__ = ["WorkflowReport", "run_workflow"]
 
-_UNIT = 1000
 _SUFFIXES = (".ome.zarr", ".zarr", ".tiff", ".tif", ".h5", ".hdf5", ".mrc", ".rec", ".map", ".npy")
 
 
@@ -193,6 +193,7 @@ def run_workflow(
     overwrite: bool = False,
     scheduler: Scheduler = None,
     progress: ProgressCallback | None = None,
+    on_stage: StageCallback | None = None,
 ) -> WorkflowReport:
     """Replay a recorded workflow on a new volume: same steps, same parameters, new data.
 
@@ -221,6 +222,9 @@ def run_workflow(
     scheduler, progress
         See :mod:`voxelwise._compute`; ``progress(done, total)`` spans the whole workflow and
         may raise :class:`~voxelwise.errors.CancelledError` (finished steps stay recorded).
+    on_stage : callable, optional
+        ``on_stage(name, index, count)``, called as each step starts (``name`` is
+        ``"ID (KIND)"``), e.g. to label a progress bar.
 
     Returns
     -------
@@ -276,10 +280,10 @@ def run_workflow(
     )
     steps = wf["steps"]
     outcomes = []
-    for i, step in enumerate(steps):
-        outcomes.append(execute_step(step, ctx, progress=_stage(progress, i, len(steps))))
-        if progress is not None:
-            progress((i + 1) * _UNIT, len(steps) * _UNIT)
+    stages = Stages(progress, len(steps), on_stage)
+    for step in steps:
+        with stages(f"{step['id']} ({step['step']})") as p:
+            outcomes.append(execute_step(step, ctx, progress=p))
     described = {IMAGE_ROLE: _describe(image) if image is not None else str(ws.path)}
     described.update({r: _describe(v) for r, v in given.items()})
     return WorkflowReport(
@@ -291,14 +295,3 @@ def run_workflow(
         seconds=time.perf_counter() - started,
         inputs=described,
     )
-
-
-def _stage(progress: ProgressCallback | None, index: int, n: int) -> ProgressCallback | None:
-    """Map one step's ``progress(done, total)`` onto its share of the whole workflow's."""
-    if progress is None:
-        return None
-
-    def report(done: int, total: int) -> None:
-        progress(index * _UNIT + _UNIT * min(done, total) // max(total, 1), n * _UNIT)
-
-    return report

@@ -16,6 +16,7 @@ __all__ = ["SYNTHETIC_SHAPE", "SYNTHETIC_SPACING", "Sample", "default_roi", "loa
 
 SYNTHETIC_SHAPE = (48, 256, 256)
 SYNTHETIC_SHAPE_QUICK = (16, 64, 64)
+QUICK_CROP = (16, 128, 128)  # quick runs on real data: at most this central part
 SYNTHETIC_SPACING = (20.0, 10.0, 10.0)  # nanometre: a mildly anisotropic stack
 
 
@@ -90,7 +91,39 @@ def load_sample(
     rng: np.random.Generator | int | None = 0,
 ) -> Sample:
     """The demo's sample: ``"synthetic"``, a registered dataset name, or a volume file path
-    (with ``truth``, a file of class values)."""
+    (with ``truth``, a file of class values). ``quick`` makes it small: the quick synthetic
+    shape, or the central :data:`QUICK_CROP` of a real volume."""
+    sample = _load(dataset, truth=truth, data_root=data_root, quick=quick, rng=rng)
+    return _central_crop(sample, QUICK_CROP) if quick and dataset != "synthetic" else sample
+
+
+def _central_crop(sample: Sample, most: tuple[int, int, int]) -> Sample:
+    """``sample`` cut to its central part of at most ``most`` voxels per axis (lazily)."""
+    shape = tuple(int(n) for n in sample.image.shape)
+    cut = tuple(
+        slice((n - min(n, m)) // 2, (n - min(n, m)) // 2 + min(n, m)) for n, m in zip(shape, most)
+    )
+    instances = None if sample.instances is None else sample.instances[cut]
+    return Sample(
+        sample.name,
+        sample.image[cut],
+        sample.truth[cut],
+        sample.spacing,
+        sample.unit,
+        sample.class_names,
+        instances,
+        sample.instance_class,
+    )
+
+
+def _load(
+    dataset: str,
+    *,
+    truth: str | os.PathLike[str] | None,
+    data_root: str | os.PathLike[str] | None,
+    quick: bool,
+    rng: np.random.Generator | int | None,
+) -> Sample:
     if dataset == "synthetic":
         from voxelwise.data import synthetic_em
 
