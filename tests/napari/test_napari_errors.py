@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_gui import click, wait_idle
 
 pytestmark = pytest.mark.gui
-
-
-def wait_idle(qtbot, widget, timeout: float = 60) -> None:
-    qtbot.waitUntil(lambda: widget.busy == 0, timeout=int(timeout * 1000))
-
-
-def click(qtbot, panel, text: str) -> None:
-    from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QPushButton
-
-    buttons = [b for b in panel.findChildren(QPushButton) if b.text() == text]
-    assert buttons, f"no button {text!r}"
-    qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
 
 
 def mouse(kind: str, position, dragging: bool):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from voxelwise.napari._base import Hub, Panel, follow_job
 
-__all__ = ["ComputePanel", "SegmentPanel", "parse_features"]
+__all__ = ["ComputePanel", "SegmentPanel", "parse_features", "parse_params"]
 
 
 def parse_features(text: str) -> str | list[str]:
@@ -18,6 +19,29 @@ def parse_features(text: str) -> str | list[str]:
     if not parts:
         raise ValueError("Expected a feature preset (small, default) or a list of features")
     return parts[0] if len(parts) == 1 and ":" not in parts[0] else parts
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """``"temperature=2, n_estimators=50"`` -> ``{"temperature": 2, "n_estimators": 50}``.
+
+    Values that read as JSON numbers, booleans or null become those; the rest stay text.
+    """
+    import json
+
+    params: dict[str, Any] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"Classifier parameter {part!r} is not key=value (e.g. n_estimators=50)"
+            )
+        try:
+            params[key.strip()] = json.loads(value.strip())
+        except ValueError:
+            params[key.strip()] = value.strip()
+    return params
 
 
 class ComputePanel(Panel):
@@ -85,14 +109,17 @@ class SegmentPanel(Panel):
         self.features = QLineEdit("small")
         self.mode = QComboBox()
         self.mode.addItems(["voxel", "supervoxel"])
-        self.classifier = QComboBox()
+        self.classifier = QComboBox()  # filled from the server's registry (plugins included)
         self.classifier.addItems(["rf", "extra_trees", "hgb", "svm", "logistic"])
+        self.params = QLineEdit()
+        self.params.setPlaceholderText("key=value, ... (optional)")
         self.model = QLineEdit("shallow")
         self.output = QLineEdit("prediction")
         self.form.addRow("Annotation layer", self.annotations)
         self.form.addRow("Features", self.features)
         self.form.addRow("Mode", self.mode)
         self.form.addRow("Classifier", self.classifier)
+        self.form.addRow("Classifier parameters", self.params)
         self.form.addRow("Model name", self.model)
         self.form.addRow("Prediction name", self.output)
         self.form.addRow(self.button("Train", self.train))
@@ -105,21 +132,41 @@ class SegmentPanel(Panel):
         self.finish_layout()
 
     def on_event(self, event: str) -> None:
+        if event == "connected" and self.session.client is not None:
+            client = self.session.client
+            self.run(client.list_classifiers, done=self._set_classifiers, quiet=True)
         if event == "strokes" and self.live.isChecked() and self.session.workspace is not None:
             if self._training:
                 self._again = True  # strokes came in meanwhile: go again when this run ends
             else:
                 self.guard(self.train_and_predict)
 
+    def _set_classifiers(self, entries: list[dict[str, Any]]) -> None:
+        """Offer the server's classifiers (built-in and plugin ones), keeping the choice."""
+        names = [str(e["name"]) for e in entries if not e.get("error")]
+        if not names:
+            return
+        current = self.classifier.currentText()
+        self.classifier.clear()
+        self.classifier.addItems(names)
+        if current in names:
+            self.classifier.setCurrentText(current)
+        tips = {str(e["name"]): str(e.get("summary") or "") for e in entries}
+        for i, name in enumerate(names):
+            self.classifier.setItemData(i, tips.get(name, ""), Qt.ItemDataRole.ToolTipRole)
+
     def _train_job(self) -> Any:
         client, ws = self.session.require_workspace()
-        options = {
+        options: dict[str, Any] = {
             "annotations": self.annotations.text().strip(),
             "features": parse_features(self.features.text()),
             "mode": self.mode.currentText(),
             "classifier": self.classifier.currentText(),
             "model": self.model.text().strip() or "shallow",
         }
+        params = parse_params(self.params.text())
+        if params:
+            options["params"] = params
         return lambda: client.train(ws, **options)
 
     def _predict_job(self) -> Any:
