@@ -16,7 +16,7 @@ from voxelwise.napari._errors import (
 )
 from voxelwise.napari._reader import get_reader
 from voxelwise.napari._sample import make_sample_data
-from voxelwise.napari._session import Session, napari_kwargs
+from voxelwise.napari._session import IMAGE_COLORMAPS, Session, napari_kwargs
 from voxelwise.napari._writer import write_image, write_labels
 
 MANIFEST = Path(__file__).parents[2] / "src" / "voxelwise" / "napari" / "napari.yaml"
@@ -40,14 +40,18 @@ def test_reader_opens_tiff_lazily_and_declines_other_files(tmp_path, vnc_crop):
 
 def test_reader_opens_workspace_and_ome_zarr_pyramids(tmp_path, vnc_crop):
     from voxelwise.io import write_volume
-    from voxelwise.workspace import Workspace
+    from voxelwise.workspace import Workspace, add_image
 
     ws = Workspace.create(tmp_path / "cells.vw", vnc_crop, spacing=(50, 4, 4))
     ws.add_label("tissue", "membrane", color="#ff0000")
     ws.add_layer("marks", np.zeros(vnc_crop.shape, np.uint8), kind="annotation", label_set="tissue")
+    add_image(ws, "fluo", 255 - vnc_crop)
     layers = get_reader(str(tmp_path / "cells.vw"))(str(tmp_path / "cells.vw"))
     by_name = {kw["name"]: (data, kw, kind) for data, kw, kind in layers}
-    assert set(by_name) == {"raw", "marks"}
+    assert set(by_name) == {"raw", "marks", "fluo"}
+    fluo = by_name["fluo"][1]  # a second modality: shown, in its own colormap, additive
+    assert fluo["visible"] and fluo["colormap"] == "magenta" and fluo["blending"] == "additive"
+    assert "colormap" not in by_name["raw"][1]
     data, kw, kind = by_name["raw"]
     assert kind == "image" and kw["scale"] == [50, 4, 4]
     levels = data if kw.get("multiscale") else [data]
@@ -134,4 +138,18 @@ def test_session_errors_and_layer_kwargs(server, tmp_path):
         {"name": "raw", "kind": "image", "dtype": "uint8", "levels": [{}], "stats": stats}
     )
     assert kind == "image" and kwargs["contrast_limits"] == [3.0, 250.0]
+    assert "colormap" not in kwargs and "blending" not in kwargs
     assert NoLabelSetError.__mro__[1].__name__ == "PluginError"
+
+
+def test_extra_image_layers_get_their_own_colormaps_unless_metadata_says_otherwise():
+    base = {"kind": "image", "dtype": "float32", "levels": [{}]}
+    raw, _ = napari_kwargs({**base, "name": "raw"}, image_index=0)
+    fluo, _ = napari_kwargs({**base, "name": "fluo"}, image_index=1)
+    sim, _ = napari_kwargs({**base, "name": "sim"}, image_index=2)
+    assert "colormap" not in raw and raw.get("blending") is None
+    assert fluo["colormap"] == IMAGE_COLORMAPS[0] and sim["colormap"] == IMAGE_COLORMAPS[1]
+    assert fluo["blending"] == "additive" and 0 < fluo["opacity"] < 1
+    display = {"colormap": "red", "opacity": 3, "blending": "bogus"}
+    meta, _ = napari_kwargs({**base, "name": "x", "params": {"display": display}}, image_index=1)
+    assert meta["colormap"] == "red" and meta["opacity"] == 1.0 and meta["blending"] == "additive"

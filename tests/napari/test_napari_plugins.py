@@ -52,16 +52,29 @@ def test_plugin_filter_and_classifier_from_the_widget(widget, plugin_server, qtb
     with Client(plugin_server.url, plugin_server.token) as client:
         client.import_labels("p", "scribbles.tif", "scribbles", add_missing=True).wait(120)
 
-    comp = widget.compute
-    comp.features.setCurrentText(f"{SHARPEN}:amount=2, gaussian:sigma=1")
+    comp = widget.compute  # the plugin filter from its form, a built-in one typed
+    qtbot.waitUntil(lambda: comp.filter.findText(SHARPEN) >= 0, timeout=30_000)
+    comp.filter.setCurrentText("gaussian")
+    assert "sigma" in comp.filter_params.fields and "spacing" not in comp.filter_params.fields
+    comp.features.setCurrentText("gaussian:sigma=1")
+    comp.filter.setCurrentText(SHARPEN)
+    comp.filter_params.fields["amount"].setValue(2.0)
+    click(qtbot, comp, "Add filter to features")
+    assert comp.features.currentText() == f"gaussian:sigma=1, {SHARPEN}:amount=2.0"
     click(qtbot, comp, "Compute features")
     wait_idle(qtbot, widget, 120)
     assert "rror" not in comp.status.text(), comp.status.text()
 
     seg.annotations.setText("scribbles")
     seg.features.setText("sharpen_a2.0, gaussian_s1.0")
-    seg.classifier.setCurrentText(CENTROID)
-    seg.params.setText("temperature=0.5")
+    seg.classifier.setCurrentText("rf")
+    assert seg.classifier_params.fields["n_estimators"].value() == 100
+    seg.classifier.setCurrentText(CENTROID)  # its form, built from the plugin's schema
+    form = seg.classifier_params.fields
+    assert form["temperature"].value() == 1.0 and form["metric"].currentText() == "euclidean"
+    assert [form["metric"].itemText(i) for i in range(2)] == ["euclidean", "manhattan"]
+    form["temperature"].setValue(0.5)
+    form["metric"].setCurrentText("manhattan")
     seg.model.setText("centroid")
     click(qtbot, seg, "Train and predict")
     wait_idle(qtbot, widget, 120)
@@ -70,7 +83,8 @@ def test_plugin_filter_and_classifier_from_the_widget(widget, plugin_server, qtb
     assert (pred[:, 15:25, 15:25] == 2).mean() > 0.9 and (pred[:, 2:6, 2:38] == 1).mean() > 0.9
     with Client(plugin_server.url, plugin_server.token) as client:
         (model,) = [m for m in client.models("p") if m["name"] == "centroid"]
-    assert model["provenance"]["classifier_params"]["temperature"] == 0.5
+    used = model["provenance"]["classifier_params"]
+    assert used["temperature"] == 0.5 and used["metric"] == "manhattan"
 
     seg.params.setText("temperature")  # not key=value: a message, no traceback, no job
     click(qtbot, seg, "Train")

@@ -9,13 +9,39 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from voxelwise.napari._base import Hub, Panel, follow_job
+from voxelwise.napari._params_form import ParamsForm, format_spec
 
 __all__ = ["ComputePanel", "SegmentPanel", "parse_features", "parse_params"]
 
+PRESETS = ("small", "default")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split at the commas outside brackets (``"a:s=[1,2], b"`` -> ``["a:s=[1,2]", " b"]``)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth = max(depth - 1, 0)
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
 
 def parse_features(text: str) -> str | list[str]:
-    """``"small"`` (a preset) or ``"raw, gaussian:sigma=1"`` (layers or filter specs)."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    """``"small"`` (a preset) or ``"raw, gaussian:sigma=1,truncate=3"`` (layers or filter specs;
+    a ``key=value`` after a spec is one more parameter of that spec)."""
+    parts: list[str] = []
+    for part in (p.strip() for p in _split_top(text)):
+        if not part:
+            continue
+        if parts and ":" in parts[-1] and ":" not in part and "=" in part:
+            parts[-1] += "," + part
+        else:
+            parts.append(part)
     if not parts:
         raise ValueError("Expected a feature preset (small, default) or a list of features")
     return parts[0] if len(parts) == 1 and ":" not in parts[0] else parts
@@ -51,8 +77,15 @@ class ComputePanel(Panel):
         super().__init__(hub)
         self.features = QComboBox()
         self.features.setEditable(True)
-        self.features.addItems(["small", "default"])
+        self.features.addItems(list(PRESETS))
         self.form.addRow("Features (preset or specs)", self.features)
+        self.filter = QComboBox()  # filled from the server's registry (plugins included)
+        self.filter_params = ParamsForm(skip=("spacing",))
+        self.filter.currentTextChanged.connect(self._show_filter_form)
+        self._filter_schemas: dict[str, dict[str, Any]] = {}
+        self.form.addRow("Filter", self.filter)
+        self.form.addRow(self.filter_params)
+        self.form.addRow(self.button("Add filter to features", self.add_filter))
         self.form.addRow(self.button("Compute features", self.compute_features))
         self.sv_size = QSpinBox()
         self.sv_size.setRange(2, 200)
@@ -65,6 +98,40 @@ class ComputePanel(Panel):
         self.form.addRow("Compactness", self.sv_compactness)
         self.form.addRow(self.button("Compute supervoxels", self.compute_supervoxels))
         self.finish_layout()
+
+    def on_event(self, event: str) -> None:
+        if event == "connected" and self.session.client is not None:
+            client = self.session.client
+            self.run(client.list_filters, done=self._set_filters, quiet=True)
+
+    def _set_filters(self, entries: list[dict[str, Any]]) -> None:
+        """Offer the server's filters (built-in and plugin ones) with their parameter forms."""
+        self._filter_schemas = {str(e["name"]): dict(e.get("schema") or {}) for e in entries}
+        current = self.filter.currentText()
+        self.filter.clear()
+        self.filter.addItems(list(self._filter_schemas))
+        for i, e in enumerate(entries):
+            self.filter.setItemData(i, str(e.get("summary") or ""), Qt.ItemDataRole.ToolTipRole)
+        if current in self._filter_schemas:
+            self.filter.setCurrentText(current)
+        self._show_filter_form(self.filter.currentText())
+
+    def _show_filter_form(self, name: str) -> None:
+        self.filter_params.set_schema(self._filter_schemas.get(name))
+
+    def add_filter(self) -> None:
+        """Append the chosen filter and its form's values as a ``name:key=value`` spec to the
+        features (a preset there is replaced by ``raw`` and the filter)."""
+        name = self.filter.currentText().strip()
+        if not name:
+            self.say("Connect to a server to list its filters first", error=True)
+            return
+        spec = format_spec(name, self.filter_params.values())
+        text = self.features.currentText().strip()
+        if not text or text in PRESETS:
+            text = "raw"
+        self.features.setCurrentText(f"{text}, {spec}")
+        self.say(f"added {spec}")
 
     def compute_features(self) -> None:
         client, ws = self.session.require_workspace()
@@ -111,14 +178,18 @@ class SegmentPanel(Panel):
         self.mode.addItems(["voxel", "supervoxel"])
         self.classifier = QComboBox()  # filled from the server's registry (plugins included)
         self.classifier.addItems(["rf", "extra_trees", "hgb", "svm", "logistic"])
+        self.classifier_params = ParamsForm()  # from the classifier's parameter schema
+        self._classifier_schemas: dict[str, dict[str, Any]] = {}
+        self.classifier.currentTextChanged.connect(self._show_classifier_form)
         self.params = QLineEdit()
-        self.params.setPlaceholderText("key=value, ... (optional)")
+        self.params.setPlaceholderText("key=value, ... (optional; overrides the form)")
         self.model = QLineEdit("shallow")
         self.output = QLineEdit("prediction")
         self.form.addRow("Annotation layer", self.annotations)
         self.form.addRow("Features", self.features)
         self.form.addRow("Mode", self.mode)
         self.form.addRow("Classifier", self.classifier)
+        self.form.addRow(self.classifier_params)
         self.form.addRow("Classifier parameters", self.params)
         self.form.addRow("Model name", self.model)
         self.form.addRow("Prediction name", self.output)
@@ -146,6 +217,7 @@ class SegmentPanel(Panel):
         names = [str(e["name"]) for e in entries if not e.get("error")]
         if not names:
             return
+        self._classifier_schemas = {str(e["name"]): dict(e.get("schema") or {}) for e in entries}
         current = self.classifier.currentText()
         self.classifier.clear()
         self.classifier.addItems(names)
@@ -154,6 +226,10 @@ class SegmentPanel(Panel):
         tips = {str(e["name"]): str(e.get("summary") or "") for e in entries}
         for i, name in enumerate(names):
             self.classifier.setItemData(i, tips.get(name, ""), Qt.ItemDataRole.ToolTipRole)
+        self._show_classifier_form(self.classifier.currentText())
+
+    def _show_classifier_form(self, name: str) -> None:
+        self.classifier_params.set_schema(self._classifier_schemas.get(name))
 
     def _train_job(self) -> Any:
         client, ws = self.session.require_workspace()
@@ -164,7 +240,7 @@ class SegmentPanel(Panel):
             "classifier": self.classifier.currentText(),
             "model": self.model.text().strip() or "shallow",
         }
-        params = parse_params(self.params.text())
+        params = {**self.classifier_params.values(), **parse_params(self.params.text())}
         if params:
             options["params"] = params
         return lambda: client.train(ws, **options)

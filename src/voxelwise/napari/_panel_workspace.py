@@ -139,7 +139,9 @@ class WorkspacePanel(Panel):
         self.update_layers(summary)
         self.hub.notify("workspace")
         shape = " x ".join(str(s) for s in summary.get("shape", []))
-        self.show_layers(["raw"], what=f"workspace {summary.get('name')} ({shape}), raw image")
+        images = self.session.image_layers() or ["raw"]
+        what = "raw image" if len(images) == 1 else f"{len(images)} image layers"
+        self.show_layers(images, what=f"workspace {summary.get('name')} ({shape}), {what}")
         self.refresh(quiet=True)
 
     def update_layers(self, summary: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from voxelwise.napari._session import LABEL_KINDS
+from voxelwise.napari._session import LABEL_KINDS, image_display
 
 __all__ = ["get_reader", "read_volume", "read_workspace"]
 
@@ -66,7 +66,10 @@ def read_workspace(path: Any) -> list[LayerData]:
     one = _single(path)
     if one is None:
         raise ValueError(f"Expected one workspace folder, got {path!r}")
+    from voxelwise.workspace import image_layers
+
     ws = Workspace.open(one)
+    images = image_layers(ws)
     out: list[LayerData] = []
     for name, info in ws.layers.items():
         levels = [ws.get(name, level=i) for i in range(info.levels)]
@@ -74,7 +77,7 @@ def read_workspace(path: Any) -> list[LayerData]:
         kwargs: dict[str, Any] = {
             "name": name,
             "scale": scale,
-            "visible": name == "raw" or info.kind == "annotation",
+            "visible": info.kind in ("image", "annotation"),
             "metadata": {"voxelwise": {"layer": name, "kind": info.kind, "workspace": one}},
         }
         kind = "labels" if info.kind in LABEL_KINDS else "image"
@@ -84,6 +87,8 @@ def read_workspace(path: Any) -> list[LayerData]:
             high = pct.get("99.9", info.stats.get("max"))
             if low is not None and high is not None and float(high) > float(low):
                 kwargs["contrast_limits"] = [float(low), float(high)]
+        if info.kind == "image":  # modalities and channels: each its own colormap
+            kwargs.update(image_display({"params": info.params}, images.index(name)))
         if kind == "labels" and info.label_set:
             colors = {
                 lab.value: tuple(c / 255.0 for c in lab.color)

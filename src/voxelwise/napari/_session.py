@@ -11,9 +11,44 @@ import numpy as np
 from voxelwise.napari._errors import NoLabelSetError, NotConnectedError, VolumeTooLargeError
 from voxelwise.workspace import LABEL_KINDS
 
-__all__ = ["LABEL_KINDS", "MAX_PAINT_BYTES", "Session", "napari_kwargs"]
+__all__ = [
+    "IMAGE_COLORMAPS",
+    "LABEL_KINDS",
+    "MAX_PAINT_BYTES",
+    "Session",
+    "image_display",
+    "napari_kwargs",
+]
 MAX_PAINT_BYTES = 1 << 30
 """Largest annotation layer held in memory for painting (bigger: paint in an ROI workspace)."""
+IMAGE_COLORMAPS = ("magenta", "green", "cyan", "yellow", "red", "blue")
+"""Colormaps of a workspace's extra image layers (modalities, channels), in turn."""
+EXTRA_IMAGE_OPACITY = 0.7
+_BLENDINGS = ("translucent", "translucent_no_depth", "additive", "minimum", "opaque")
+
+
+def image_display(info: dict[str, Any], image_index: int | None) -> dict[str, Any]:
+    """Colormap, blending and opacity of an image layer: the ``display`` entry of its metadata
+    (``params["display"]``) where present, else grey for the first image layer (``raw``) and a
+    colormap of :data:`IMAGE_COLORMAPS` in turn, additive, for each further one."""
+    out: dict[str, Any] = {}
+    if image_index is not None and image_index > 0:
+        out = {
+            "colormap": IMAGE_COLORMAPS[(image_index - 1) % len(IMAGE_COLORMAPS)],
+            "blending": "additive",
+            "opacity": EXTRA_IMAGE_OPACITY,
+        }
+    params = info.get("params") or {}
+    meta = params.get("display") if isinstance(params, dict) else None
+    if isinstance(meta, dict):
+        if isinstance(meta.get("colormap"), str) and meta["colormap"]:
+            out["colormap"] = meta["colormap"]
+        if meta.get("blending") in _BLENDINGS:
+            out["blending"] = meta["blending"]
+        opacity = meta.get("opacity")
+        if isinstance(opacity, int | float) and not isinstance(opacity, bool):
+            out["opacity"] = min(max(float(opacity), 0.0), 1.0)
+    return out
 
 
 def _contrast(info: dict[str, Any]) -> list[float] | None:
@@ -31,12 +66,18 @@ def _contrast(info: dict[str, Any]) -> list[float] | None:
 
 
 def napari_kwargs(
-    info: dict[str, Any], *, colors: dict[int, tuple[float, ...]] | None = None
+    info: dict[str, Any],
+    *,
+    colors: dict[int, tuple[float, ...]] | None = None,
+    image_index: int | None = None,
 ) -> tuple[dict[str, Any], str]:
     """napari layer keyword arguments and layer type for a layer's metadata (``Client.layer``).
 
     Labels layers get the label set's colours (``colors``: value -> RGBA in 0-1); image layers
     get contrast limits from the stored statistics, so napari never scans the whole volume.
+    Layers of kind ``"image"`` (``image_index``: their place among the workspace's image
+    layers, ``raw`` being 0) get their own colormap, blending and opacity (see
+    :func:`image_display`), so several modalities show over each other.
     """
     kind = str(info.get("kind", "image"))
     levels = info.get("levels") or [{}]
@@ -56,6 +97,8 @@ def napari_kwargs(
     if kind in ("probabilities", "confidence") or "confidence" in info["name"]:
         kwargs["colormap"] = "magma"
         kwargs["blending"] = "additive"
+    if kind == "image":
+        kwargs.update(image_display(info, image_index))
     return kwargs, "image"
 
 
@@ -157,6 +200,17 @@ class Session:
         self.summary = client.workspace(name)
         return self.summary
 
+    def image_layers(self) -> list[str]:
+        """The open workspace's image layers (kind ``"image"``): ``raw`` first, then the
+        modalities and channels added to it, in catalog order."""
+        layers = self.summary.get("layers") or {}
+        names = [
+            str(n)
+            for n, d in layers.items()
+            if isinstance(d, dict) and d.get("kind") == "image" and n != "raw"
+        ]
+        return ["raw", *names] if "raw" in layers else names
+
     def label_colors(self, label_set: str | None) -> dict[int, tuple[float, ...]]:
         """Label value -> RGBA (0-1) of a label set of the open workspace."""
         if not label_set:
@@ -183,7 +237,9 @@ class Session:
         info = client.layer(name, layer)
         levels = [client.get(name, layer, level=i) for i in range(len(info["levels"]))]
         colors = self.label_colors(info.get("label_set")) if info.get("label_set") else None
-        kwargs, kind = napari_kwargs(info, colors=colors)
+        images = self.image_layers()
+        index = images.index(layer) if layer in images else None
+        kwargs, kind = napari_kwargs(info, colors=colors, image_index=index)
         if len(levels) > 1:
             kwargs["multiscale"] = True
             return levels, kwargs, kind
