@@ -7,7 +7,9 @@ Networks
     every net has ``embed(x)`` (bottleneck features).
 Training
     :func:`train` from files, arrays or Volumes with a :class:`TrainConfig` (YAML), returning a
-    :class:`TrainResult`; :func:`find_lr`; losses in :func:`compute_loss`.
+    :class:`TrainResult`; :func:`find_lr`; losses in :func:`compute_loss`. Several registered
+    image layers are input channels, given as one (C, Z, Y, X) stack (:func:`stack_channels`);
+    the model stores a normalisation, a name per channel and their number.
 Models
     One file per model: :func:`save_model` / :func:`load_model` (:class:`DeepModel`).
 Prediction
@@ -49,6 +51,7 @@ __all__ = [
     "predict_workspace",
     "save_model",
     "set_mc_dropout",
+    "stack_channels",
     "train",
     "train_workspace",
 ]
@@ -63,6 +66,7 @@ _WHERE = {
     "UNet3D": "_nets",
     "pools_for": "_nets",
     "set_mc_dropout": "_nets",
+    "stack_channels": "_data",
     "TrainConfig": "_config",
     "TrainResult": "_train",
     "find_lr": "_lr",

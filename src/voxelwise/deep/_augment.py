@@ -2,7 +2,8 @@
 
 Geometric transforms act on the image and the labels alike (labels with nearest-neighbour
 interpolation); intensity transforms on the image only. Patches are (Y, X) or (Z, Y, X) float32
-images in [0, 1]-ish normalised units and int64 targets (-1 = unlabelled).
+images in [0, 1]-ish normalised units (with a leading channel axis for several channels) and
+int64 targets (-1 = unlabelled).
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ def _elastic(
     scale = alpha / max(1e-6, max(np.abs(c).max() for c in coarse))
     yy, xx = np.meshgrid(np.arange(plane[0]), np.arange(plane[1]), indexing="ij")
     coords = [yy + coarse[0] * scale, xx + coarse[1] * scale]
-    lead = image.shape[:-2]
     img_out = np.empty_like(image)
     tgt_out = np.empty_like(target)
-    for idx in np.ndindex(*lead):
+    for idx in np.ndindex(*image.shape[:-2]):  # image may have a leading channel axis
         img_out[idx] = ndimage.map_coordinates(image[idx], coords, order=1, mode="reflect")
+    for idx in np.ndindex(*target.shape[:-2]):
         tgt_out[idx] = ndimage.map_coordinates(target[idx], coords, order=0, mode="reflect")
     return img_out, tgt_out
 

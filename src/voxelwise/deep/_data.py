@@ -4,6 +4,10 @@ Patches are cut at native resolution from (Z, Y, X) volumes: 2D slices along any
 (multi-axis) or 3D windows. Sources stay lazy (dask over zarr or files) and are read patch by
 patch; a region no larger than ``cache_mb`` is read into memory once, which is faster.
 Labels: 0 = unlabelled (ignored by the loss), class c stored as c + 1.
+
+Several image layers are input channels: given as one (C, Z, Y, X) stack (see
+:func:`stack_channels`), they are held internally as a lazy channels-last (Z, Y, X, C) view, so
+that every (Z, Y, X) index and slab read takes all channels along (each channel's own slab).
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ import numpy as np
 from voxelwise._validate import as_volume_shape, parse_roi
 from voxelwise.errors import InvalidVolumeError
 
-__all__ = ["Region", "as_dask", "label_counts", "sample_patch", "split_regions"]
+__all__ = [
+    "Region",
+    "as_dask",
+    "as_image",
+    "channels_of",
+    "label_counts",
+    "sample_patch",
+    "split_regions",
+    "stack_channels",
+]
 
 _AXIS = {"z": 0, "y": 1, "x": 2}
 
@@ -46,6 +59,70 @@ def as_dask(data: Any, *, what: str) -> da.Array:
     return data.reshape(shape) if data.shape != shape else data
 
 
+def _lazy(data: Any) -> da.Array:
+    if isinstance(data, da.Array):
+        return data
+    chunks = getattr(data, "chunks", None)
+    return da.from_array(data, chunks=tuple(chunks) if chunks else "auto")
+
+
+def stack_channels(images: Any, *, what: str = "image") -> da.Array:
+    """Stack image volumes of the same grid into one lazy (C, Z, Y, X) array of channels.
+
+    Parameters
+    ----------
+    images : sequence of (Z, Y, X) arrays, paths, Volumes or ``(workspace, layer)``
+        Each is opened lazily (see :func:`as_dask`); nothing is read.
+    what : str
+        What the images are, for error messages.
+
+    Raises
+    ------
+    InvalidVolumeError
+        Fewer than one image, or images of different shapes (both shapes named).
+    """
+    if isinstance(images, tuple) and len(images) == 2 and hasattr(images[0], "open_array"):
+        images = [images]
+    items = list(images) if isinstance(images, list | tuple) else None
+    if not items:
+        raise InvalidVolumeError(
+            f"Expected a non-empty list of {what} volumes as channels, got {images!r}"
+        )
+    arrays = [as_dask(item, what=f"{what} channel {k}") for k, item in enumerate(items)]
+    for k, arr in enumerate(arrays[1:], start=1):
+        if arr.shape != arrays[0].shape:
+            raise InvalidVolumeError(
+                f"Expected {what} channels of the same shape, got {arrays[0].shape} for channel "
+                f"0 and {arr.shape} for channel {k}; channels must be registered on the same "
+                "grid (crop or resample them first, e.g. voxelwise.workspace.add_image)"
+            )
+    return da.stack(arrays, axis=0)
+
+
+def as_image(data: Any, *, what: str = "image") -> da.Array:
+    """A lazy image: (Z, Y, X) for one channel, channels-last (Z, Y, X, C) for several.
+
+    ``data`` is anything :func:`as_dask` takes, or a (C, Z, Y, X) stack of channels (an
+    array, or :func:`stack_channels` of several volumes); a stack of one channel is a plain
+    (Z, Y, X) image.
+    """
+    shape = getattr(data, "shape", None)
+    if shape is None or len(shape) != 4 or isinstance(data, tuple):
+        return as_dask(data, what=what)
+    stack = _lazy(data)
+    spatial = as_volume_shape(stack.shape[1:], what=f"{what} channel")
+    if stack.shape[0] < 1:
+        raise InvalidVolumeError(f"The {what} stack {stack.shape} has no channels")
+    if stack.shape[0] == 1:
+        return stack[0]
+    return stack.reshape((stack.shape[0], *spatial)).transpose(1, 2, 3, 0)
+
+
+def channels_of(image: Any) -> int:
+    """The number of channels of an image from :func:`as_image`."""
+    return 1 if image.ndim == 3 else int(image.shape[-1])
+
+
 @dataclass
 class Region:
     """A box of one (image, labels) pair, cached in memory when small."""
@@ -55,7 +132,7 @@ class Region:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(int(s) for s in self.image.shape)  # type: ignore[return-value]
+        return tuple(int(s) for s in self.image.shape[:3])  # type: ignore[return-value]
 
     @classmethod
     def from_box(
@@ -109,6 +186,7 @@ def _pad(block: np.ndarray, want: tuple[int, ...], value: float | None) -> np.nd
     pads = [(0, max(0, w - s)) for w, s in zip(want, block.shape)]
     if not any(p for _, p in pads):
         return block
+    pads += [(0, 0)] * (block.ndim - len(pads))  # a trailing channel axis
     if value is None:
         return np.pad(
             block,
@@ -127,6 +205,8 @@ def sample_patch(
     tries: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A random patch (image, labels as int64 class index, -1 unlabelled) from ``region``.
+
+    A channels-last image gives a channels-last patch (``(*patch, C)``).
 
     ``axis`` 'z'/'y'/'x' cuts a 2D slice across that axis of size ``patch_size`` (rows, cols)
     in the remaining axes' order; ``None`` cuts a 3D window. Patches with labels are preferred

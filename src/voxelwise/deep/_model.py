@@ -35,8 +35,10 @@ class DeepModel:
     metadata : dict
         JSON-able: ``arch``, ``classes``, ``network`` (options), ``patch_size``, ``axes``,
         ``normalization`` (``{"kind": "percentile", "low": .., "high": ..}`` or
-        ``{"kind": "meanstd", "mean": .., "std": ..}``), ``label_names``, ``label_values``
-        (class c is label value c + 1), ``val_miou``, ``provenance``.
+        ``{"kind": "meanstd", "mean": .., "std": ..}``; for several channels a list of
+        these, one per channel), ``channels`` (input channels; 1 when missing),
+        ``channel_names``, ``label_names``, ``label_values`` (class c is label value c + 1),
+        ``val_miou``, ``provenance``.
     """
 
     network: torch.nn.Module
@@ -47,16 +49,43 @@ class DeepModel:
         return int(self.metadata["classes"])
 
     @property
+    def channels(self) -> int:
+        """Input channels (image layers) the network takes."""
+        return int(self.metadata.get("channels", 1))
+
+    @property
+    def channel_names(self) -> list[str]:
+        """A name per input channel (the image layers it was trained on, where known)."""
+        names = self.metadata.get("channel_names")
+        if names is None:
+            return (
+                ["image"] if self.channels == 1 else [f"channel {k}" for k in range(self.channels)]
+            )
+        return [str(n) for n in names]
+
+    @property
     def ndim(self) -> int:
         return int(getattr(self.network, "ndim", 2))
 
     def normalize(self, block: Any) -> np.ndarray:
-        """Apply the stored normalisation to a block of raw intensities (float32 out)."""
+        """Apply the stored normalisation to a block of raw intensities (float32 out); blocks
+        of several channels are channels-last."""
         return apply_normalization(block, self.metadata["normalization"])
 
 
-def apply_normalization(block: Any, norm: dict[str, Any]) -> np.ndarray:
-    """Normalise raw intensities with stored parameters (see :class:`DeepModel`)."""
+def apply_normalization(block: Any, norm: dict[str, Any] | list[dict[str, Any]]) -> np.ndarray:
+    """Normalise raw intensities with stored parameters (see :class:`DeepModel`); a list of
+    parameters normalises each channel of a channels-last block with its own."""
+    if isinstance(norm, list):
+        x = np.asarray(block)
+        if x.shape[-1] != len(norm):
+            raise ValueError(
+                f"Expected a channels-last block with {len(norm)} channels, got shape {x.shape}"
+            )
+        out = np.empty(x.shape, dtype=np.float32)
+        for k, params in enumerate(norm):
+            out[..., k] = apply_normalization(x[..., k], params)
+        return out
     x = np.asarray(block, dtype=np.float32)
     if norm["kind"] == "percentile":
         low, high = float(norm["low"]), float(norm["high"])

@@ -1,8 +1,8 @@
 """Networks in plain PyTorch: residual 2D U-Net, anisotropic 3D U-Net, Guay hybrid 2D-3D net.
 
-Every network takes ``(N, 1, Y, X)`` (2D) or ``(N, 1, Z, Y, X)`` (3D) float input of any spatial
-size (padded internally to a multiple of :attr:`divisor` and cropped back) and returns class logits
-of the same spatial shape. Dropout is :class:`MCDropout`: off in ``eval()`` unless
+Every network takes ``(N, C, Y, X)`` (2D) or ``(N, C, Z, Y, X)`` (3D) float input (``C`` =
+``in_channels``, default 1) of any spatial size (padded internally to a multiple of
+:attr:`divisor` and cropped back) and returns class logits of the same spatial shape. Dropout is :class:`MCDropout`: off in ``eval()`` unless
 :func:`set_mc_dropout` turns it on for Monte-Carlo sampling. :meth:`embed` returns the bottleneck
 features, average-pooled to ``(N, C)`` (for k-means or core-set sampling).
 """
@@ -151,6 +151,8 @@ class UNet2D(_Net):
         Residual blocks per encoder stage.
     dropout : float
         Channel dropout at the bottleneck and in the decoder (see :class:`MCDropout`).
+    in_channels : int
+        Input channels (image layers given side by side).
     """
 
     ndim = 2
@@ -163,11 +165,12 @@ class UNet2D(_Net):
         width: int = 16,
         blocks: int = 2,
         dropout: float = 0.1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         self.divisor = (2**depth, 2**depth)
         chans = [min(width * 2**i, width * 16) for i in range(depth + 1)]
-        self.stem = _conv_bn(1, chans[0], 2)
+        self.stem = _conv_bn(int(in_channels), chans[0], 2)
         self.stages = nn.ModuleList()
         for i in range(1, depth + 1):
             layers = [_ResBlock2d(chans[i - 1], chans[i], 2)]
@@ -233,12 +236,20 @@ class UNet3D(_Net):
         Channels of the first level, doubled per level (capped at ``8 * width``).
     dropout : float
         Channel dropout at the bottleneck and in the decoder.
+    in_channels : int
+        Input channels (image layers given side by side).
     """
 
     ndim = 3
 
     def __init__(
-        self, classes: int, *, pools: Any = ((1, 2, 2),) * 3, width: int = 8, dropout: float = 0.1
+        self,
+        classes: int,
+        *,
+        pools: Any = ((1, 2, 2),) * 3,
+        width: int = 8,
+        dropout: float = 0.1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         self.pools = [tuple(int(v) for v in p) for p in pools]
@@ -246,7 +257,7 @@ class UNet3D(_Net):
         depth = len(self.pools)
         chans = [min(width * 2**i, width * 8) for i in range(depth + 1)]
         self.downs = nn.ModuleList()
-        cin = 1
+        cin = int(in_channels)
         for i in range(depth + 1):
             k = (1, 3, 3) if i < depth and self.pools[i][0] == 1 and i == 0 else 3
             self.downs.append(
@@ -309,18 +320,26 @@ class HybridNet(_Net):
     width : int
         Channels of the first level, doubled per level (capped at ``8 * width``).
     dropout : float
+    in_channels : int
+        Input channels (image layers given side by side).
     """
 
     ndim = 3
 
     def __init__(
-        self, classes: int, *, depth: int = 3, width: int = 16, dropout: float = 0.1
+        self,
+        classes: int,
+        *,
+        depth: int = 3,
+        width: int = 16,
+        dropout: float = 0.1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         self.divisor = (1, 2**depth, 2**depth)
         chans = [min(width * 2**i, width * 8) for i in range(depth + 1)]
         self.downs = nn.ModuleList()
-        cin = 1
+        cin = int(in_channels)
         for c in chans:
             self.downs.append(_HybridBlock(cin, c))
             cin = c

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 import zarr
 
-from voxelwise.deep._data import as_dask
+from voxelwise.deep._data import as_image, channels_of
 from voxelwise.deep._device import parse_device
 from voxelwise.deep._model import DeepModel, load_model
 from voxelwise.deep._nets import set_mc_dropout
 from voxelwise.deep._tiles import SlabPlan, auto_batch_size, forward, plan_slabs, predict_slabs
-from voxelwise.errors import OutputExistsError
+from voxelwise.errors import InvalidVolumeError, OutputExistsError
 
 __all__ = ["choose_axes", "fuse_probabilities", "predict", "predict_proba"]
 
@@ -77,9 +77,25 @@ def _models(
     classes = {m.classes for m in loaded}
     if len(classes) != 1:
         raise ValueError(f"Expected ensemble members with the same classes, got {sorted(classes)}")
+    channels = {m.channels for m in loaded}
+    if len(channels) != 1:
+        raise ValueError(
+            f"Expected ensemble members with the same input channels, got {sorted(channels)}"
+        )
     for m in loaded:
         m.network.to(device).eval()
     return loaded
+
+
+def _check_channels(members: list[DeepModel], image: da.Array) -> None:
+    """A clear error when the image has another number of channels than the model."""
+    have, want = channels_of(image), members[0].channels
+    if have != want:
+        raise InvalidVolumeError(
+            f"The model takes {want} input channel(s) ({', '.join(members[0].channel_names)}), "
+            f"the image has {have}; give the same image layers it was trained on, as one "
+            "(C, Z, Y, X) stack (voxelwise.deep.stack_channels) when there are several"
+        )
 
 
 Sink = Callable[[int, DeepModel, str, tuple[int, ...], SlabPlan], Any]
@@ -100,13 +116,15 @@ def _predict_members(
     progress: Callable[[int, int], None] | None,
 ) -> list[list[tuple[str, Any]]]:
     """Run every member along each of its axes into ``sink(...)`` arrays (C, Z', Y', X')."""
-    shape = tuple(int(s) for s in image.shape)
+    shape = tuple(int(s) for s in image.shape[:3])
     batch = [int(batch_size) if batch_size else auto_batch_size(members[0], device)]
     jobs = []
     for k, m in enumerate(members):
         for a in choose_axes(axes, shape, m):
-            view = image.transpose(_ORDER[a])
-            plan = plan_slabs(m, view.shape, overlap=overlap, memory_mb=memory_mb, batch=batch[0])
+            view = image.transpose(_ORDER[a] + tuple(range(3, image.ndim)))  # channels last
+            plan = plan_slabs(
+                m, view.shape[:3], overlap=overlap, memory_mb=memory_mb, batch=batch[0]
+            )
             jobs.append((k, m, a, view, plan))
     total = sum(plan.patches for *_, plan in jobs)
     done = [0]
@@ -118,7 +136,7 @@ def _predict_members(
 
     results: list[list[tuple[str, Any]]] = [[] for _ in members]
     for k, m, a, view, plan in jobs:
-        target = sink(k, m, a, view.shape, plan)
+        target = sink(k, m, a, view.shape[:3], plan)
         set_mc_dropout(m.network, mc_dropout)
         try:
             run = forward(m, device, tta)
@@ -144,9 +162,10 @@ def predict_proba(
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Class probabilities for a volume that fits in memory: (C, Z, Y, X) float32.
+    """Class probabilities for a volume that fits in memory: (classes, Z, Y, X) float32.
 
-    Same options as :func:`predict` (which streams to zarr for volumes of any size);
+    Same options as :func:`predict` (which streams to zarr for volumes of any size), the
+    image as there (a (C, Z, Y, X) stack for a model of several input channels);
     ``mc_dropout=True`` keeps dropout active (one stochastic pass; call repeatedly for
     Monte-Carlo samples).
     """
@@ -154,7 +173,8 @@ def predict_proba(
         raise ValueError(f"Expected fusion 'max' or 'mean', got {fusion!r} instead")
     dev = parse_device(device)
     members = _models(model, ensemble, dev)
-    image = as_dask(image, what="image")
+    image = as_image(image, what="image")
+    _check_channels(members, image)
 
     def sink(k: int, m: DeepModel, a: str, shape: tuple[int, ...], plan: SlabPlan) -> np.ndarray:
         return np.zeros((m.classes, *shape), dtype=np.float32)
@@ -222,8 +242,10 @@ def predict(
     model : path or DeepModel, or a list of them
         A list is an ensemble: probabilities are averaged (the top ``ensemble`` by their
         stored validation mean IoU when ``ensemble`` is given).
-    image : (Z, Y, X) array, path or Volume
-        Read slab by slab (zarr/dask stay lazy).
+    image : (Z, Y, X) array, path or Volume, or a (C, Z, Y, X) stack of channels
+        Read slab by slab (zarr/dask stay lazy). A model trained on several image layers
+        takes the same layers, in the same order, as a (C, Z, Y, X) stack: an array or
+        :func:`~voxelwise.deep.stack_channels` of the volumes (each channel's slab is read).
     out : path
         A ``.zarr`` folder; arrays ``labels`` (uint8, class c written as c + 1),
         ``probabilities`` ((C, Z, Y, X), ``probability_dtype`` float16, or uint8 scaled to
@@ -263,8 +285,9 @@ def predict(
         raise OutputExistsError(f"{out} exists already; pass overwrite=True to replace it")
     dev = parse_device(device)
     members = _models(model, ensemble, dev)
-    image = as_dask(image, what="image")
-    shape = tuple(int(s) for s in image.shape)
+    image = as_image(image, what="image")
+    _check_channels(members, image)
+    shape = tuple(int(s) for s in image.shape[:3])
     classes = members[0].classes
     cz = tuple(min(int(c), s) for c, s in zip(chunks, shape))
     axes_used = {a for m in members for a in choose_axes(axes, shape, m)}

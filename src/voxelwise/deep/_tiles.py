@@ -6,6 +6,7 @@ touches it, blends them in a NumPy buffer with the grid's separable window weigh
 own planes, so the result equals blending the whole grid at once (patches thicker than one plane
 are recomputed in the two slabs they straddle). Memory is one input slab, one buffer of
 ``classes x T x Y' x X'`` floats (with its float16 copy) and a batch of patches, whatever the number of planes.
+A multi-channel view is channels-last (Z', Y', X', C): a slab read takes each channel's slab.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ Forward = Callable[[np.ndarray], np.ndarray]
 
 
 def forward(model: DeepModel, device: torch.device, tta: bool) -> Forward:
-    """Class probabilities (B, C, *patch) for a batch of raw patches (B, *patch).
+    """Class probabilities (B, C, *patch) for a batch of raw patches (B, *patch), or
+    (B, *patch, channels) for a model of several input channels.
 
     ``tta`` averages the four in-plane 90-degree rotations (flips for non-square patches);
     over three slicing axes that is the 12-way test-time augmentation of Volume Segmantics.
@@ -39,7 +41,11 @@ def forward(model: DeepModel, device: torch.device, tta: bool) -> Forward:
     net.to(memory_format=layout)  # type: ignore[call-overload]
 
     def run(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(model.normalize(batch)).unsqueeze(1).to(device)
+        normed = model.normalize(batch)
+        if model.channels > 1:  # channels-last patches: channels first for the net
+            x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(normed, -1, 1))).to(device)
+        else:
+            x = torch.from_numpy(normed).unsqueeze(1).to(device)
         x = x.contiguous(memory_format=layout)
         square = x.shape[-1] == x.shape[-2]
         views: list[tuple[str, Any]] = [("rot", 0)]
@@ -223,7 +229,8 @@ def predict_slabs(
             for p in chunk:
                 region = source[(slice(p.start[0] - bz0, p.stop[0] - bz0), *p.slices[1:])]
                 if any(pad != (0, 0) for pad in p.padding):
-                    region = np.pad(region, p.padding, mode="symmetric")
+                    pads = list(p.padding) + [(0, 0)] * (region.ndim - 3)  # channels
+                    region = np.pad(region, pads, mode="symmetric")
                 blocks.append(region)
             stacked = np.stack(blocks)
             probs = _run_batches(run, stacked[:, 0] if model.ndim == 2 else stacked, batch)

@@ -16,7 +16,15 @@ import torch
 from voxelwise._validate import parse_rng, parse_roi
 from voxelwise.deep._augment import Augment, augment
 from voxelwise.deep._config import TrainConfig
-from voxelwise.deep._data import Region, as_dask, label_counts, sample_patch, split_regions
+from voxelwise.deep._data import (
+    Region,
+    as_dask,
+    as_image,
+    channels_of,
+    label_counts,
+    sample_patch,
+    split_regions,
+)
 from voxelwise.deep._device import parse_device
 from voxelwise.deep._losses import class_weights, compute_loss
 from voxelwise.deep._lr import batch_loss, find_lr, one_cycle
@@ -66,15 +74,22 @@ _MAX_CLASSES = 64
 
 def _normalization(
     images: Sequence[Any], boxes: Sequence[tuple[slice, ...]], cfg: TrainConfig
-) -> dict[str, Any]:
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Normalisation parameters from the training regions: one set, or one per channel."""
+    channels = channels_of(images[0])
     samples = []
     for image, box in zip(images, boxes):
         region = image[box]
-        step = max(1, round((region.size / 2_000_000) ** (1 / 3)))
-        samples.append(
-            np.asarray(region[::step, ::step, ::step].compute(), dtype=np.float32).ravel()
-        )
+        step = max(1, round((region.size / channels / 2_000_000) ** (1 / 3)))
+        sample = np.asarray(region[::step, ::step, ::step].compute(), dtype=np.float32)
+        samples.append(sample.reshape(-1, channels))
     values = np.concatenate(samples)
+    if channels > 1:
+        return [_stats(values[:, k], cfg) for k in range(channels)]
+    return _stats(values[:, 0], cfg)
+
+
+def _stats(values: np.ndarray, cfg: TrainConfig) -> dict[str, Any]:
     if cfg.normalization == "percentile":
         low, high = np.percentile(values, cfg.percentiles)
         return {"kind": "percentile", "low": float(low), "high": float(high)}
@@ -88,7 +103,7 @@ class _Batches:
         self,
         regions: list[Region],
         cfg: TrainConfig,
-        norm: dict[str, Any],
+        norm: dict[str, Any] | list[dict[str, Any]],
         rng: np.random.Generator,
         *,
         aug: bool,
@@ -104,13 +119,16 @@ class _Batches:
         axis = self.axes[int(self.rng.integers(len(self.axes)))]
         image, target = sample_patch(region, tuple(self.cfg.patch_size or ()), axis, self.rng)
         image = apply_normalization(image, self.norm)
+        if isinstance(self.norm, list):  # channels-last patch: channels first for the net
+            image = np.moveaxis(image, -1, 0)
         if self.aug is not None:
             image, target = augment(image, target, self.rng, self.aug)
         return image, target
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = [self.patch() for _ in range(size)]
-        x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
+        images = np.stack([p[0] for p in pairs])
+        x = torch.from_numpy(images if isinstance(self.norm, list) else images[:, None])
         y = torch.from_numpy(np.stack([p[1] for p in pairs]))
         return x, y
 
@@ -164,6 +182,7 @@ def train(
     device: str = "auto",
     rng: np.random.Generator | int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    channel_names: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train a segmentation network on one or more (image, labels) pairs.
 
@@ -171,7 +190,10 @@ def train(
     ----------
     image : (Z, Y, X) array, path, Volume or ``(workspace, layer)``, or a list of them
         Raw intensities (NumPy, dask, zarr; a file path is opened lazily; a workspace layer is
-        read from its zarr array).
+        read from its zarr array). Several registered images of the same grid are input
+        channels when given as one (C, Z, Y, X) stack: an array, or
+        :func:`~voxelwise.deep.stack_channels` of the volumes (lazy; shapes checked). Every
+        pair must have the same number of channels; each channel is normalised on its own.
     labels : (Z, Y, X) integer array, path, Volume or ``(workspace, layer)``, or a list of them
         0 = unlabelled (ignored), class c stored as c + 1; dense or sparse.
     out : str or Path
@@ -192,6 +214,9 @@ def train(
     progress : callable, optional
         ``progress(epoch, epochs)`` after each epoch; may raise CancelledError to stop (the
         best checkpoint so far stays in the model file).
+    channel_names : sequence of str, optional
+        A name per input channel, stored in the model (default ``["image"]`` for one channel,
+        ``["channel 0", ...]`` for several).
 
     Returns
     -------
@@ -213,13 +238,22 @@ def train(
     out, model_path = _out_paths(out)
 
     pairs = [
-        (as_dask(i, what="image"), as_dask(lab, what="labels")) for i, lab in _pairs(image, labels)
+        (as_image(i, what="image"), as_dask(lab, what="labels")) for i, lab in _pairs(image, labels)
     ]
+    channels = channels_of(pairs[0][0])
+    for img, _ in pairs[1:]:
+        if channels_of(img) != channels:
+            raise InvalidVolumeError(
+                f"Expected every training image with {channels} channel(s), got one with "
+                f"{channels_of(img)}; give each pair the same image layers"
+            )
+    names = _channel_names(channel_names, channels)
     counts = np.zeros(1, dtype=np.int64)
     for img, lab in pairs:
-        if img.shape != lab.shape:
+        if img.shape[:3] != lab.shape:
             raise InvalidVolumeError(
-                f"Expected image and labels of the same shape, got {img.shape} and {lab.shape}; "
+                f"Expected image and labels of the same shape, got {img.shape[:3]} and "
+                f"{lab.shape}; "
                 "crop both to the same region (roi=) or check that the right files were given"
             )
         c = label_counts(lab[parse_roi(roi, lab.shape)])
@@ -243,12 +277,18 @@ def train(
     if init_model is not None:
         base = load_model(init_model)
         cfg.arch = base.metadata["arch"]
+        if base.channels != channels:
+            raise InvalidVolumeError(
+                f"The model {init_model} takes {base.channels} input channel(s) "
+                f"({base.channel_names}), the training image has {channels}; fine-tune it on "
+                "the same number of image layers"
+            )
     classes = int(cfg.classes or len(counts) - 1)
     if base is not None:
         classes = base.classes
     psize = tuple(cfg.patch_size or ())
     min_size = (1, *psize) if cfg.arch == "unet2d" else psize
-    boxes = [split_regions(img.shape, roi, cfg.val_fraction, min_size) for img, _ in pairs]  # type: ignore[arg-type]
+    boxes = [split_regions(img.shape[:3], roi, cfg.val_fraction, min_size) for img, _ in pairs]  # type: ignore[arg-type]
     norm = (
         base.metadata["normalization"]
         if base
@@ -264,6 +304,8 @@ def train(
         options = base.metadata["network"]
     else:
         options = dict(cfg.network)
+        if channels > 1:
+            options["in_channels"] = channels
         if cfg.arch == "unet3d" and "pools" not in options:
             options["pools"] = pools_for(options.pop("depth", 3), cfg.spacing, psize)
         net = build_network(cfg.arch, classes, options)
@@ -304,6 +346,8 @@ def train(
         "patch_size": list(psize),
         "axes": cfg.axes if cfg.arch == "unet2d" else "z",
         "normalization": norm,
+        "channels": channels,
+        "channel_names": names,
         "label_names": list(cfg.label_names or [f"class {c}" for c in range(classes)]),
         "label_values": [c + 1 for c in range(classes)],
         "config": cfg.to_dict(),
@@ -395,6 +439,16 @@ def _write_montage(
                 image, labels, pred = image[mid], labels[mid], pred[mid]
             rows.append((image, labels, pred))
     return montage(path, rows)
+
+
+def _channel_names(names: Sequence[str] | None, channels: int) -> list[str]:
+    if names is None:
+        return ["image"] if channels == 1 else [f"channel {k}" for k in range(channels)]
+    if isinstance(names, str) or len(names) != channels:
+        raise ValueError(
+            f"Expected {channels} channel name(s), one per input channel, got {names!r}"
+        )
+    return [str(n) for n in names]
 
 
 def _out_paths(out: str | Path) -> tuple[Path, Path]:

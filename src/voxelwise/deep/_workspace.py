@@ -1,7 +1,9 @@
 """Deep learning on workspace layers: train on an image and a labels layer, predict into layers.
 
 :func:`train_workspace` reads both volumes from the workspace's zarr store (lazily), names the
-model's classes after the labels layer's label set and records a ``deep.train`` run.
+model's classes after the labels layer's label set and records a ``deep.train`` run. Several
+image layers (``images=[...]``) are the network's input channels; the model remembers their
+names and :func:`predict_workspace` reads the same layers.
 :func:`predict_workspace` segments a layer with :func:`~voxelwise.deep.predict` into a scratch
 zarr group inside the workspace folder, then adds each output as a layer (chunk by chunk,
 atomically) and records a ``deep.predict`` run.
@@ -24,6 +26,7 @@ import numpy as np
 import zarr
 
 from voxelwise.deep._config import TrainConfig
+from voxelwise.deep._data import stack_channels
 from voxelwise.deep._model import DeepModel, load_model, save_model
 from voxelwise.deep._predict import predict
 from voxelwise.deep._train import TrainResult, train
@@ -92,11 +95,39 @@ def _name_classes(model_path: Path, ws: Workspace, label_set: str) -> None:
     save_model(model, model_path)
 
 
+def _image_layers(ws: Workspace, image: str, images: Sequence[str] | None) -> list[str]:
+    """The image layer(s) to read, each checked: ``images`` when given, else ``[image]``."""
+    if images is None:
+        layers = [image]
+    elif isinstance(images, str) or not images or not all(isinstance(n, str) for n in images):
+        raise TypeError(f"Expected images as a non-empty list of layer names, got {images!r}")
+    else:
+        layers = list(images)
+    if len(set(layers)) != len(layers):
+        raise InvalidLayerError(f"Image layer(s) given twice in {layers}; list each once")
+    for name in layers:
+        info = ws.layer(name)
+        if len(layers) > 1 and info.is_label:
+            raise InvalidLayerError(
+                f"Layer {name!r} is a {info.kind!r} layer of label values; input channels are "
+                "image layers (raw, or those added with voxelwise.workspace.add_image)"
+            )
+    return layers
+
+
+def _image_source(ws: Workspace, layers: list[str]) -> Any:
+    """One layer's lazy array, or a lazy (C, Z, Y, X) stack of several."""
+    if len(layers) == 1:
+        return ws.get(layers[0])
+    return stack_channels([ws.get(n) for n in layers], what="image layer")
+
+
 def train_workspace(
     ws: Workspace | str | os.PathLike[str],
     labels: str,
     *,
     image: str = "raw",
+    images: Sequence[str] | None = None,
     out: str | Path,
     config: TrainConfig | dict[str, Any] | str | Path | None = None,
     roi: Any = None,
@@ -119,6 +150,10 @@ def train_workspace(
         :func:`predict_workspace` can attach it to the predicted layer.
     image : str
         The image layer (default the workspace's raw image).
+    images : list of str, optional
+        Several image layers of the workspace as input channels, in this order (e.g.
+        ``["raw", "fluo"]``; replaces ``image``). Their names are stored in the model
+        (``channel_names``) and :func:`predict_workspace` reads the same layers.
     out : str or Path
         A ``.pt`` model file (reports in ``<stem>.train/`` beside it) or a folder; see
         :func:`~voxelwise.deep.train`.
@@ -133,13 +168,14 @@ def train_workspace(
     Raises
     ------
     LayerNotFoundError
-        No layer ``image`` or ``labels`` in the workspace.
+        No layer ``image`` (or one of ``images``) or ``labels`` in the workspace.
     InvalidLayerError
-        ``labels`` is not a label-like layer (e.g. a feature layer).
+        ``labels`` is not a label-like layer (e.g. a feature layer); a layer of ``images`` is
+        listed twice or holds label values.
     """
     start = time.perf_counter()
     ws = _as_workspace(ws)
-    ws.layer(image)
+    layers = _image_layers(ws, image, images)
     info = ws.layer(labels)
     if not info.is_label:
         raise InvalidLayerError(
@@ -151,7 +187,7 @@ def train_workspace(
     if cfg.spacing is None:
         cfg = dataclasses.replace(cfg, spacing=ws.spacing)
     result = train(
-        (ws, image),
+        (ws, layers[0]) if len(layers) == 1 else _image_source(ws, layers),
         (ws, labels),
         out=out,
         config=cfg,
@@ -162,6 +198,7 @@ def train_workspace(
         device=device,
         rng=rng,
         progress=progress,
+        channel_names=layers,
     )
     if info.label_set is not None and not named:
         _name_classes(result.model_path, ws, info.label_set)
@@ -176,8 +213,9 @@ def train_workspace(
             "best_val_miou": result.best_val_miou,
             "epochs": result.epochs,
             "stopped": result.stopped,
+            "images": layers,
         },
-        inputs=[image, labels],
+        inputs=[*layers, labels],
         duration=time.perf_counter() - start,
     )
     return result
@@ -218,6 +256,7 @@ def predict_workspace(
     model: str | os.PathLike[str] | DeepModel | Sequence[str | os.PathLike[str] | DeepModel],
     *,
     image: str = "raw",
+    images: Sequence[str] | None = None,
     name: str = "prediction",
     outputs: Sequence[str] = OUTPUTS,
     label_set: str | None = None,
@@ -240,7 +279,10 @@ def predict_workspace(
     ws : Workspace or path
     model : path or DeepModel, or a list of them (an ensemble)
     image : str
-        The layer to segment (default the raw image).
+        The layer to segment (default the raw image), for a model of one input channel.
+    images : list of str, optional
+        The image layers of a model of several input channels, in its channel order; default
+        the layers it was trained on (its ``channel_names``, see :func:`train_workspace`).
     name : str
         The label layer (kind ``"prediction"``, uint8, class c written as c + 1); the others
         are ``{name}_p_{class}`` (kind ``"probabilities"``, ``probability_dtype``, one per
@@ -267,7 +309,9 @@ def predict_workspace(
     Raises
     ------
     LayerNotFoundError
-        No layer ``image``.
+        No layer ``image`` (or one of ``images``).
+    InvalidVolumeError
+        The number of image layers differs from the model's input channels.
     LayerExistsError
         An output layer exists and ``overwrite`` is False.
     """
@@ -280,10 +324,13 @@ def predict_workspace(
             f"Expected outputs from {', '.join(OUTPUTS)}, got {outputs} instead; "
             "e.g. outputs=('labels', 'probabilities')"
         )
-    source = ws.get(image)
     items: list[Any] = list(model) if isinstance(model, list | tuple) else [model]
     members = [m if isinstance(m, DeepModel) else load_model(m) for m in items]
     meta = members[0].metadata
+    if images is None and members[0].channels > 1:
+        images = members[0].channel_names
+    layers = _image_layers(ws, image, images)
+    source = _image_source(ws, layers)
     names = _out_names(name, outputs, _safe_names(meta))
     wanted = [n for n in (names["labels"], names["confidence"], names["entropy"]) if n]
     wanted += list(names["probabilities"].values())
@@ -314,7 +361,8 @@ def predict_workspace(
         group = zarr.open_group(out, mode="r")
         params = {
             "models": [str(m) if not isinstance(m, DeepModel) else "in memory" for m in items],
-            "image": image,
+            "image": layers[0],
+            "images": layers,
             "axes": group.attrs.get("axes", axes),
             "fusion": fusion,
             "tta": bool(tta),
@@ -324,7 +372,7 @@ def predict_workspace(
             "label_names": list(meta["label_names"]),
             "label_values": list(meta["label_values"]),
         }
-        common: dict[str, Any] = {"sources": [image], "overwrite": overwrite, "progress": progress}
+        common: dict[str, Any] = {"sources": layers, "overwrite": overwrite, "progress": progress}
         chosen_set = None
         if names["labels"]:
             chosen_set = _label_set_for(ws, meta, label_set)
@@ -361,6 +409,6 @@ def predict_workspace(
         seconds=seconds,
     )
     ws.record_run(
-        PREDICT_STEP, params=params, inputs=[image], outputs=result.layers, duration=seconds
+        PREDICT_STEP, params=params, inputs=layers, outputs=result.layers, duration=seconds
     )
     return result
