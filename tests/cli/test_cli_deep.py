@@ -194,6 +194,38 @@ def test_workspace_layers_end_to_end(capsys, files, tmp_path):
     assert fresh == [(1, "cytoplasm"), (2, "membrane"), (3, "mitochondria")]
 
 
+def test_workspace_image_layers_as_channels(capsys, files, tmp_path):
+    from voxelwise.deep import load_model
+    from voxelwise.workspace import add_image
+
+    path = tmp_path / "two.vw"
+    image = tifffile.imread(files / "img.tif")
+    ws = Workspace.create(path, image)
+    add_image(ws, "second", image[:, ::-1].copy())
+    ws.add_layer("truth", tifffile.imread(files / "lab.tif"), kind="annotation")
+    model = tmp_path / "two.pt"
+    code, _, err = run(
+        capsys, "train", "--workspace", path, "--labels-layer", "truth",
+        "--images", "raw", "second", "--config", files / "tiny.yaml", "--out", model,
+    )  # fmt: skip
+    assert code == 0, err
+    loaded = load_model(model)
+    assert loaded.channels == 2 and loaded.channel_names == ["raw", "second"]
+    code, _, err = run(capsys, "predict", model, "--workspace", path, "--name", "seg")
+    assert code == 0, err
+    assert "seg" in Workspace.open(path).layers
+    code, _, err = run(
+        capsys, "train", "--workspace", path, "--labels-layer", "truth",
+        "--images", "raw", "nope", "--out", tmp_path / "bad.pt",
+    )  # fmt: skip
+    assert code == 2 and "nope" in err
+    code, _, err = run(
+        capsys, "train", "--image", files / "img.tif", "--labels", files / "lab.tif",
+        "--images", "raw", "--out", tmp_path / "bad2.pt",
+    )  # fmt: skip
+    assert code == 2 and "--images with --workspace" in err
+
+
 def test_wall_time_budget_stops_training(capsys, files, tmp_path):
     model = tmp_path / "budget.pt"
     code, out, err = run(

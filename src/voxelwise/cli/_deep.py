@@ -48,6 +48,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--image-layer", default="raw", metavar="NAME", help="workspace image layer (default: raw)"
     )
+    p.add_argument(
+        "--images",
+        nargs="+",
+        metavar="NAME",
+        help="several workspace image layers as input channels, in order (e.g. raw fluo); "
+        "`predict --workspace` reads the same layers",
+    )
     p.add_argument("--labels-layer", metavar="NAME", help="workspace labels/annotation layer")
     p.add_argument(
         "--config", metavar="YAML", help="training settings YAML (see docs/deep-learning.md)"
@@ -213,6 +220,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
     if args.workspace and not args.labels_layer:
         raise ValueError("Expected --labels-layer NAME with --workspace (the labels to learn)")
+    if args.images and not args.workspace:
+        raise ValueError(
+            "Expected --images with --workspace (layers as channels); for files, stack the "
+            "channels with voxelwise.deep.stack_channels in Python"
+        )
     _at_least(args.epochs, 1, "--epochs")
     _at_least(args.max_minutes, 0, "--max-minutes", strict=True)
     out = _model_out(args.out, args.overwrite)
@@ -236,7 +248,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
             ws = Workspace.open(args.workspace)
             result = deep.train_workspace(
-                ws, args.labels_layer, image=args.image_layer, progress=progress, **common
+                ws,
+                args.labels_layer,
+                image=args.image_layer,
+                images=args.images,
+                progress=progress,
+                **common,
             )
         else:
             result = deep.train(*pairs, progress=progress, **common)
