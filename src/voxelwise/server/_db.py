@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+from voxelwise._sqlite import SqliteStore
 
 __all__ = ["SCHEMA_VERSION", "ServerDB", "utc_now"]
 
@@ -82,11 +82,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class ServerDB:
+class ServerDB(SqliteStore):
     """Short-lived connections to the server database; :meth:`open` creates it when missing."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    busy_timeout_s = BUSY_TIMEOUT_S
+    synchronous = "NORMAL"
 
     @classmethod
     def open(cls, path: Path) -> tuple[ServerDB, bool]:
@@ -127,39 +127,6 @@ class ServerDB:
         with contextlib.suppress(OSError):
             path.chmod(0o600)
         return db, created
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            yield conn
-        finally:
-            conn.close()
-
-    @contextlib.contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute(begin)
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A consistent read snapshot."""
-        return self._transaction("BEGIN DEFERRED")
-
-    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A write transaction (other writers wait)."""
-        return self._transaction("BEGIN IMMEDIATE")
 
     def meta(self, key: str) -> str | None:
         with self.read() as conn:

@@ -9,15 +9,14 @@ share between threads and to pickle to other processes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from voxelwise._sqlite import SqliteStore
 from voxelwise.errors import WorkspaceError, WorkspaceNotFoundError
 from voxelwise.workspace._records import (
     JobInfo,
@@ -148,42 +147,11 @@ def owner_alive(host: str, pid: int, pid_started: float | None) -> bool:
     return pid_started is None or abs(started - pid_started) < 1.0
 
 
-class Catalog:
+class Catalog(SqliteStore):
     """Access to one ``catalog.sqlite``: short connections, read snapshots and write transactions."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = FULL")
-            yield conn
-        finally:
-            conn.close()
-
-    @contextlib.contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute(begin)
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A consistent read snapshot."""
-        return self._transaction("BEGIN DEFERRED")
-
-    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A write transaction; other writers wait (up to ``BUSY_TIMEOUT_S``) until it ends."""
-        return self._transaction("BEGIN IMMEDIATE")
+    busy_timeout_s = BUSY_TIMEOUT_S
+    synchronous = "FULL"
 
     # -- creation and versioning -------------------------------------------------------------
 
