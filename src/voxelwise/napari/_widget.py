@@ -13,11 +13,14 @@ from typing import Any
 from qtpy.QtWidgets import QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from voxelwise.napari._base import Hub
+from voxelwise.napari._panel_active import ActivePanel
 from voxelwise.napari._panel_analysis import AnalysisPanel
 from voxelwise.napari._panel_annotate import AnnotatePanel
 from voxelwise.napari._panel_compute import ComputePanel, SegmentPanel
 from voxelwise.napari._panel_deep import DeepPanel
 from voxelwise.napari._panel_jobs import JobsPanel
+from voxelwise.napari._panel_objects import ObjectsPanel
+from voxelwise.napari._panel_points import PointsPanel
 from voxelwise.napari._panel_workspace import WorkspacePanel
 from voxelwise.napari._session import Session
 
@@ -46,6 +49,9 @@ class VoxelwiseWidget(QWidget):
         self.segment = SegmentPanel(self.hub)
         self.deep = DeepPanel(self.hub)
         self.analysis = AnalysisPanel(self.hub)
+        self.points = PointsPanel(self.hub)
+        self.objects = ObjectsPanel(self.hub)
+        self.active = ActivePanel(self.hub)
         self.jobs = JobsPanel(self.hub)
         self.tabs = QTabWidget()
         for title, panel in (
@@ -55,6 +61,9 @@ class VoxelwiseWidget(QWidget):
             ("Segment", self.segment),
             ("Deep", self.deep),
             ("Analysis", self.analysis),
+            ("Points", self.points),
+            ("Objects", self.objects),
+            ("Active", self.active),
             ("Jobs", self.jobs),
         ):
             scroll = QScrollArea()
