@@ -11,6 +11,7 @@ from voxelwise.client._active import ActiveMixin
 from voxelwise.client._arrays import remote_array
 from voxelwise.client._compute import ComputeMixin
 from voxelwise.client._http import Http, seg
+from voxelwise.client._images import ImagesMixin
 from voxelwise.client._jobs import Job
 from voxelwise.client._objects import ObjectsMixin
 from voxelwise.client._workflows import WorkflowsMixin
@@ -22,7 +23,7 @@ def _ws(name: str) -> str:
     return f"/workspaces/{seg(name)}"
 
 
-class Client(ComputeMixin, ActiveMixin, ObjectsMixin, WorkflowsMixin):
+class Client(ComputeMixin, ActiveMixin, ObjectsMixin, WorkflowsMixin, ImagesMixin):
     """Talk to a voxelwise server (``voxelwise serve``) over HTTP.
 
     Parameters

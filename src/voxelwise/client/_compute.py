@@ -42,11 +42,18 @@ class ComputeMixin(AnnotateMixin):
         return self._submit(workspace, "supervoxels", options)
 
     def train(
-        self, workspace: str, *, annotations: str, features: Any = "default", **options: Any
+        self,
+        workspace: str,
+        *,
+        annotations: str,
+        features: Any = "default",
+        images: list[str] | None = None,
+        **options: Any,
     ) -> Job:
         """Train a shallow classifier on scribbles (see :func:`voxelwise.learn.train`); the
-        model is kept in the workspace under ``model`` (default ``"shallow"``)."""
-        body = {"annotations": annotations, "features": features, **options}
+        model is kept in the workspace under ``model`` (default ``"shallow"``). ``images``:
+        image layers whose features the classifier sees side by side (default ``["raw"]``)."""
+        body = {"annotations": annotations, "features": features, "images": images, **options}
         return self._submit(workspace, "shallow/train", body)
 
     def predict(
@@ -56,19 +63,35 @@ class ComputeMixin(AnnotateMixin):
         return self._submit(workspace, "shallow/predict", {"model": model, "name": name, **options})
 
     def deep_train(
-        self, workspace: str, *, annotations: str, model: str = "deep", **options: Any
+        self,
+        workspace: str,
+        *,
+        annotations: str,
+        model: str = "deep",
+        images: list[str] | None = None,
+        **options: Any,
     ) -> Job:
         """Train a network (``config``, ``epochs``, ``max_minutes``, ``device``; 'cuda' runs on
-        a GPU worker)."""
-        return self._submit(
-            workspace, "deep/train", {"annotations": annotations, "model": model, **options}
-        )
+        a GPU worker). ``images``: several image layers as input channels, in this order (e.g.
+        ``["raw", "fluo"]``; default the ``image`` layer, ``"raw"``); the model keeps their
+        names and :meth:`deep_predict` reads the same layers."""
+        body = {"annotations": annotations, "model": model, "images": images, **options}
+        return self._submit(workspace, "deep/train", body)
 
     def deep_predict(
-        self, workspace: str, *, model: str = "deep", name: str = "deep_prediction", **options: Any
+        self,
+        workspace: str,
+        *,
+        model: str = "deep",
+        name: str = "deep_prediction",
+        images: list[str] | None = None,
+        **options: Any,
     ) -> Job:
-        """Segment the workspace with a trained network, tile by tile, into layers."""
-        return self._submit(workspace, "deep/predict", {"model": model, "name": name, **options})
+        """Segment the workspace with a trained network, tile by tile, into layers.
+        ``images``: the image layers of a model of several input channels, in its channel
+        order (default the layers it was trained on)."""
+        body = {"model": model, "name": name, "images": images, **options}
+        return self._submit(workspace, "deep/predict", body)
 
     def find_instances(self, workspace: str, source: str, **options: Any) -> Job:
         """Number the objects of a mask or class layer (``value``, ``min_distance``, ...)."""

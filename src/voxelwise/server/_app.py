@@ -114,6 +114,7 @@ def create_app(
         _routes_active,
         _routes_annotations,
         _routes_compute,
+        _routes_images,
         _routes_jobs,
         _routes_layers,
         _routes_objects,
@@ -132,6 +133,7 @@ def create_app(
         _routes_layers,
         _routes_annotations,
         _routes_compute,
+        _routes_images,
         _routes_jobs,
         _routes_objects,
     ):

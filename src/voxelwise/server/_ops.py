@@ -143,12 +143,13 @@ def probe(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any]) -> d
 
 
 def _operations() -> dict[str, Operation]:
-    from voxelwise.server import _ops_active, _ops_workflows
+    from voxelwise.server import _ops_active, _ops_images, _ops_workflows
     from voxelwise.server import _ops_learn as learn
     from voxelwise.server import _ops_objects as objects
 
     return {
         "create_workspace": create_workspace,
+        "add_image": _ops_images.add_image,
         "run_workflow": _ops_workflows.run_workflow,
         "apply_model": _ops_workflows.apply_model,
         "export": export,

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from voxelwise.server._auth import Annotator, WsAccess
 from voxelwise.server._errors import ApiError
-from voxelwise.server._ops_common import table_path
+from voxelwise.server._ops_common import model_path, table_path
+from voxelwise.server._ops_images import check_channels
 from voxelwise.server._schemas import JobOut
 from voxelwise.server._schemas_jobs import (
     DeepPredictRequest,
@@ -90,6 +91,8 @@ def supervoxels(body: SupervoxelsRequest, access: Annotator) -> dict[str, Any]:
 @router.post("/shallow/train", tags=["shallow"], summary="Train a classifier on scribbles", **_JOB)
 def shallow_train(body: ShallowTrainRequest, access: Annotator) -> dict[str, Any]:
     _layers(access, body.annotations)
+    if body.images:
+        check_channels(access.ws, body.images)
     if body.mode == "supervoxel":
         _layers(access, body.supervoxels)
     return _submit(access, "shallow_train", body)
@@ -115,14 +118,41 @@ def shallow_predict(body: ShallowPredictRequest, access: Annotator) -> dict[str,
 )
 def deep_train(body: DeepTrainRequest, access: Annotator) -> dict[str, Any]:
     _layers(access, body.annotations, body.image)
+    if body.images:
+        check_channels(access.ws, body.images)
     return _submit(access, "deep_train", body)
 
 
 @router.post("/deep/predict", tags=["deep"], summary="Segment with a deep network (tiled)", **_JOB)
 def deep_predict(body: DeepPredictRequest, access: Annotator) -> dict[str, Any]:
     _layers(access, body.image)
+    _deep_channels(access, body)
     _new(access, body.name, body.overwrite)
     return _submit(access, "deep_predict", body)
+
+
+def _deep_channels(access: WsAccess, body: DeepPredictRequest) -> None:
+    """The image layers named (or those the model was trained on) exist, and as many as the
+    model has input channels, where the training job recorded them."""
+    import json
+
+    from voxelwise.server._ops_learn import SERVER_META
+
+    meta_file = model_path(access.ws, body.model, deep=True) / SERVER_META
+    trained = json.loads(meta_file.read_text()).get("images") if meta_file.is_file() else None
+    if body.images is None:
+        if trained and len(trained) > 1:
+            check_channels(access.ws, trained)
+        return
+    check_channels(access.ws, body.images)
+    if trained and len(trained) != len(body.images):
+        raise ApiError(
+            422,
+            f"Model {body.model!r} takes {len(trained)} input channel(s) (trained on "
+            f"{trained}), got {len(body.images)} image layer(s) {body.images}; name one image "
+            "layer per channel, in that order",
+            type="InvalidLayerError",
+        )
 
 
 @router.post(
