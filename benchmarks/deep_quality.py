@@ -87,10 +87,14 @@ def foreground_iou(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(report.iou[1])
 
 
-def configs(quick: bool) -> dict[str, TrainConfig]:
+def configs(quick: bool, spacing: tuple[float, float, float]) -> dict[str, TrainConfig]:
+    """``default``: TrainConfig() with nothing but the data's voxel size (issue 11: no hand
+    tuning); the others: the explicit architectures of issue 5."""
     common = {"lr": 3e-3, "patience": 1000, "epochs": 1000 if not quick else 6}
     steps = 50 if not quick else 8
+    small = {"patch_size": (96, 96), "batch_size": 4, "steps_per_epoch": 8} if quick else {}
     return {
+        "default": TrainConfig(spacing=spacing, **small),
         "unet2d_multiaxis": TrainConfig(
             arch="unet2d",
             axes="zyx",
@@ -103,7 +107,7 @@ def configs(quick: bool) -> dict[str, TrainConfig]:
         "unet3d": TrainConfig(
             arch="unet3d",
             network={"depth": 3, "width": 16 if not quick else 4},
-            spacing=(50.0, 4.6, 4.6),
+            spacing=spacing,
             patch_size=(8, 128, 128) if not quick else (4, 64, 64),
             steps_per_epoch=steps,
             batch_size=2,
@@ -121,13 +125,40 @@ def configs(quick: bool) -> dict[str, TrainConfig]:
     }
 
 
+def class_ious(pred: np.ndarray, truth: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Per-class IoU of two (Z, Y, X) class-index volumes (0..C-1)."""
+    report = segmentation_metrics(pred, truth, classes=list(range(len(names))))
+    return {name: float(report.iou[c]) for c, name in enumerate(names)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run on a 256 x 256 crop")
     parser.add_argument("--minutes", type=float, default=None, help="budget per model")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument(
-        "--no-volseg", action="store_true", help="skip volume-segmantics (voxelwise models only)"
+        "--models",
+        default="default,unet2d_multiaxis,unet3d,hybrid",
+        help="comma-separated voxelwise models to train (default: all four)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=["mitochondria", "classes"],
+        default="mitochondria",
+        help="binary mitochondria (IoU of the foreground) or the 5-class map (mean IoU)",
+    )
+    parser.add_argument(
+        "--all-axes",
+        action="store_true",
+        help="also predict the default model along Y and X alone (iou_axis_y/x; slow: the "
+        "thin slices of a 4-section test stack are padded to whole patches)",
+    )
+    parser.add_argument(
+        "--volseg",
+        choices=["none", "tuned", "defaults", "both"],
+        default="both",
+        help="volume-segmantics runs: tuned (native-resolution crops, Z only), its defaults "
+        "(256 x 256 resized slices, all axes, 3-axis fusion) or both",
     )
     parser.add_argument(
         "--volseg-crop",
@@ -140,64 +171,114 @@ def main() -> None:
     minutes = args.minutes or (0.4 if args.quick else 20.0)
     print(machine_line())
     line("load_at_start", " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    image, mito, _ = load_vnc(DATA, labels="mitochondria")
-    assert mito is not None
+    image, gt, meta = load_vnc(DATA, labels=args.task)
+    assert gt is not None
+    spacing = tuple(float(v) for v in meta.spacing)
     crop = (slice(None), slice(256, 512), slice(256, 512)) if args.quick else (slice(None),) * 3
     img = np.asarray(image[crop])
-    truth = np.asarray(mito[crop]).astype(bool)
-    lab = truth.astype(np.uint8) + 1  # background 1, mitochondria 2
+    if args.task == "mitochondria":
+        names = ["background", "mitochondria"]
+        truth = np.asarray(gt[crop]).astype(np.uint8)
+    else:
+        assert meta.class_names is not None
+        names = [
+            meta.class_names[c].replace(" ", "_").replace("/", "_")
+            for c in sorted(meta.class_names)
+        ]
+        truth = np.asarray(gt[crop]).astype(np.uint8)
+    lab = truth + 1  # class c stored as c + 1 (0 = unlabelled)
+    line("task", args.task)
     line("minutes_per_model", minutes)
     line("threads", args.threads)
     line("train_shape", img[TRAIN].shape)
     line("test_shape", img[TEST].shape)
+    wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+    all_cfgs = configs(args.quick, spacing)  # type: ignore[arg-type]
+    unknown = sorted(set(wanted) - set(all_cfgs))
+    if unknown:
+        parser.error(f"unknown --models {unknown}; choose from {sorted(all_cfgs)}")
+
+    def score(probs: np.ndarray) -> float:
+        pred = probs.argmax(0).astype(np.uint8)
+        if args.task == "mitochondria":
+            return foreground_iou(pred == 1, truth[TEST] == 1)
+        per = class_ious(pred, truth[TEST], names)
+        return float(np.mean(list(per.values())))
+
     ious: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cfg in configs(args.quick).items():
+        for name in wanted:
+            cfg = all_cfgs[name]
             t0 = time.perf_counter()
             result = train(
-                img[TRAIN],
-                lab[TRAIN],
-                out=Path(tmp) / name,
-                config=cfg,
-                max_minutes=minutes,
-                rng=0,
+                img[TRAIN], lab[TRAIN], out=Path(tmp) / name, config=cfg, max_minutes=minutes, rng=0
             )
             train_s = time.perf_counter() - t0
             model = load_model(result.model_path)
             t0 = time.perf_counter()
             probs = predict_proba(model, img[TEST], axes="auto")
             predict_s = time.perf_counter() - t0
-            ious[name] = foreground_iou(probs.argmax(0) == 1, truth[TEST])
-            line(f"iou_{name}", f"{ious[name]:.4f}")
+            ious[name] = score(probs)
+            label = "iou" if args.task == "mitochondria" else "miou"
+            line(f"{label}_{name}", f"{ious[name]:.4f}")
             line(f"train_s_{name}", f"{train_s:.1f}")
             line(f"predict_s_{name}", f"{predict_s:.1f}")
             line(f"epochs_{name}", result.epochs)
             line(f"best_s_{name}", model.metadata["provenance"].get("seconds"))
             line(f"val_miou_{name}", f"{result.best_val_miou:.4f}")
+            if name != "default":
+                continue
+            line("default_axes", model.metadata["axes"])
+            line("default_axis_scores", model.metadata.get("axis_scores"))
+            if args.task == "classes":
+                per = class_ious(probs.argmax(0).astype(np.uint8), truth[TEST], names)
+                for cname, value in per.items():
+                    line(f"iou_class_{cname}", f"{value:.4f}")
+                line("miou_all", f"{ious[name]:.4f}")
+                continue
+            single = {}
+            for axis in model.metadata["axes"] + ("yx" if args.all_axes else ""):
+                if axis in single:
+                    continue
+                single[axis] = score(predict_proba(model, img[TEST], axes=axis))
+                line(f"iou_axis_{axis}", f"{single[axis]:.4f}")
+            line("iou_best_single_axis", f"{max(single.values()):.4f}")
+            fused = score(predict_proba(model, img[TEST], axes="zyx", fusion="auto"))
+            line("iou_3axis", f"{fused:.4f}")
+            line("iou_3axis_minus_best_single", f"{fused - max(single.values()):.4f}")
         best = max(ious, key=lambda k: ious[k])
         line("best_voxelwise_model", best)
-        if args.no_volseg:
+        if args.task == "mitochondria":
+            line("iou_best", f"{ious[best]:.4f}")
+        if args.volseg == "none" or args.task != "mitochondria":
+            line("load_at_end", " ".join(f"{v:.2f}" for v in os.getloadavg()))
             return
-        vs = _volseg.train_and_predict(
-            img[TRAIN],
-            truth[TRAIN].astype(np.uint8),
-            img[TEST],
-            workdir=Path(tmp) / "volume_segmantics",
-            budget_s=minutes * 60,
-            threads=args.threads,
-            crop=args.volseg_crop if args.volseg_crop is not None else (128 if args.quick else 256),
-        )
-        line("volseg_crop", vs.get("crop"))
-        iou_vs = foreground_iou(vs["pred"] > 0, truth[TEST])
-        line("iou_volume_segmantics", f"{iou_vs:.4f}")
-        line("train_s_volume_segmantics", f"{vs['train_s']:.1f}")
-        line("predict_s_volume_segmantics", f"{vs['predict_s']:.1f}")
-        line("epochs_volume_segmantics", vs.get("epochs"))
-        line("steps_volume_segmantics", vs.get("steps"))
-        for part in ("before_fit_s", "fit_s", "after_fit_s"):  # parts of train_s
-            value = vs.get(part)
-            line(f"volseg_{part}", "n/a" if value is None else f"{value:.1f}")
-        line("iou_gain_vs_volume_segmantics", f"{ious[best] - iou_vs:.4f}")
+        modes = ["tuned", "defaults"] if args.volseg == "both" else [args.volseg]
+        for mode in modes:
+            vs = _volseg.train_and_predict(
+                img[TRAIN],
+                truth[TRAIN].astype(np.uint8),
+                img[TEST],
+                workdir=Path(tmp) / f"volume_segmantics_{mode}",
+                budget_s=minutes * 60,
+                threads=args.threads,
+                crop=args.volseg_crop
+                if args.volseg_crop is not None
+                else (128 if args.quick else 256),
+                defaults=mode == "defaults",
+            )
+            suffix = "_tuned" if mode == "tuned" else ""
+            iou_vs = foreground_iou(vs["pred"] > 0, truth[TEST] == 1)
+            line(f"iou_volume_segmantics{suffix}", f"{iou_vs:.4f}")
+            line(f"train_s_volume_segmantics{suffix}", f"{vs['train_s']:.1f}")
+            line(f"predict_s_volume_segmantics{suffix}", f"{vs['predict_s']:.1f}")
+            line(f"epochs_volume_segmantics{suffix}", vs.get("epochs"))
+            line(f"steps_volume_segmantics{suffix}", vs.get("steps"))
+            line(f"volseg_crop{suffix}", vs.get("crop"))
+            for part in ("before_fit_s", "fit_s", "after_fit_s"):  # parts of train_s
+                part_s = vs.get(part)
+                line(f"volseg{suffix}_{part}", "n/a" if part_s is None else f"{part_s:.1f}")
+            line(f"iou_gain_vs_volume_segmantics{suffix}", f"{ious[best] - iou_vs:.4f}")
     line("load_at_end", " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 

@@ -100,7 +100,12 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--label-set", metavar="NAME", help="label set of the output layer (workspace)")
     p.add_argument("--axes", default="auto", help="2D models: slice axes, auto or e.g. z, zyx")
-    p.add_argument("--fusion", choices=["max", "mean"], default="max", help="multi-axis fusion")
+    p.add_argument(
+        "--fusion",
+        choices=["auto", "weighted", "max", "mean"],
+        default="auto",
+        help="multi-axis fusion: auto weights axes by their validation scores (default)",
+    )
     p.add_argument(
         "--tta", action="store_true", help="test-time augmentation (in-plane flips/rotations)"
     )

@@ -15,6 +15,11 @@ Models
 Prediction
     :func:`predict` (tiled, multi-axis, ensembles, zarr outputs of any size) and
     :func:`predict_proba` (in memory); :func:`fuse_probabilities`, :func:`choose_axes`.
+Data-aware defaults
+    :func:`plan_axes` picks the slice axes a 2D net trains on from the volume's extent and voxel
+    size (a thin stack of sections: Z only); :func:`axis_weights` turns the per-axis validation
+    scores stored in a model into fusion weights, so 3-axis prediction never lets a weak axis
+    win.
 Workspaces
     :func:`train_workspace` on an image and a labels layer; :func:`predict_workspace` writes
     label, probability and confidence layers (:class:`WorkspacePrediction`); both record runs.
@@ -39,12 +44,14 @@ __all__ = [
     "UNet2D",
     "UNet3D",
     "WorkspacePrediction",
+    "axis_weights",
     "choose_axes",
     "compute_loss",
     "find_lr",
     "fuse_probabilities",
     "load_model",
     "parse_device",
+    "plan_axes",
     "pools_for",
     "predict",
     "predict_proba",
@@ -73,6 +80,8 @@ _WHERE = {
     "train": "_train",
     "compute_loss": "_losses",
     "parse_device": "_device",
+    "axis_weights": "_plan",
+    "plan_axes": "_plan",
     "choose_axes": "_predict",
     "fuse_probabilities": "_predict",
     "predict": "_predict",

@@ -27,9 +27,19 @@ class TrainConfig:
         (y, x) in-plane size for 'unet2d', (z, y, x) for the 3D nets. Default (256, 256),
         (16, 128, 128) and (5, 128, 128). Patches are cut at native resolution.
     axes : str
-        2D nets: slice directions to train on, e.g. ``"z"`` or ``"zyx"`` (multi-axis).
+        2D nets: slice directions to train on, e.g. ``"z"`` or ``"zyx"`` (multi-axis), or
+        ``"auto"`` (default): every axis whose slices are at least half a patch wide in both
+        directions and (when ``spacing`` is known) no more than 2x anisotropic in-plane, so a
+        thin stack of sections trains on Z only and an isotropic volume on all three axes
+        (see :func:`voxelwise.deep.plan_axes`).
     spacing : (float, float, float), optional
-        Voxel size (z, y, x); used only to plan anisotropic pooling of the 3D U-Net.
+        Voxel size (z, y, x); plans anisotropic pooling of the 3D U-Net and the axes of
+        ``axes="auto"``. Default: the image's own voxel size when it has one (a Volume or a
+        workspace layer).
+    oversample : float
+        Share of training patches centred on a voxel of a randomly chosen class or on a class
+        boundary (each kind equally likely), so rare classes such as mitochondria and the
+        boundaries that decide the IoU are seen often; the rest are placed uniformly.
     normalization : {'percentile', 'meanstd'}
         Intensity normalisation, estimated on the training data, stored in the model and
         applied identically at prediction: percentiles ``percentiles`` mapped to [0, 1] and
@@ -70,10 +80,11 @@ class TrainConfig:
     arch: str = "unet2d"
     network: dict[str, Any] = field(default_factory=dict)
     patch_size: tuple[int, ...] | None = None
-    axes: str = "z"
+    axes: str = "auto"
     spacing: tuple[float, float, float] | None = None
     normalization: str = "percentile"
     percentiles: tuple[float, float] = (0.5, 99.5)
+    oversample: float = 0.5
     loss: str = "ce_dice"
     class_balance: bool = False
     edge_weight: float = 5.0
@@ -81,7 +92,7 @@ class TrainConfig:
     epochs: int = 30
     steps_per_epoch: int = 50
     batch_size: int = 8
-    lr: float | str = 1e-3
+    lr: float | str = 3e-3
     weight_decay: float = 1e-4
     val_fraction: float = 0.15
     val_patches: int = 16
@@ -98,24 +109,39 @@ class TrainConfig:
     cache_mb: float = 512.0
 
     def __post_init__(self) -> None:
-        if self.arch not in _DEFAULT_PATCH:
+        plugin = isinstance(self.arch, str) and "." in self.arch  # 'package.name'
+        if self.arch not in _DEFAULT_PATCH and not plugin:
             raise ValueError(
-                f"Expected arch as one of {tuple(_DEFAULT_PATCH)}, got {self.arch!r} instead"
+                f"Expected arch as one of {tuple(_DEFAULT_PATCH)} or a plugin network "
+                f"('package.name', see voxelwise.plugins), got {self.arch!r} instead"
             )
-        if self.patch_size is None:
-            self.patch_size = _DEFAULT_PATCH[self.arch]
+        if plugin:  # its ndim and default patch come from the plugin (loaded here)
+            from voxelwise.deep._plugins import default_patch, network_ndim
+
+            want = network_ndim(self.arch)
+            if self.patch_size is None:
+                self.patch_size = default_patch(self.arch)
+        else:
+            want = 2 if self.arch == "unet2d" else 3
+            if self.patch_size is None:
+                self.patch_size = _DEFAULT_PATCH[self.arch]
         self.patch_size = tuple(int(v) for v in self.patch_size)
-        want = 2 if self.arch == "unet2d" else 3
         if len(self.patch_size) != want:
             raise ValueError(
                 f"Expected patch_size with {want} values for arch={self.arch!r}, got "
                 f"{self.patch_size} instead"
             )
-        if not self.axes or set(self.axes) - set("zyx") or len(set(self.axes)) != len(self.axes):
-            raise ValueError(f"Expected axes as letters from 'zyx' (e.g. 'zyx'), got {self.axes!r}")
-        if self.arch != "unet2d" and self.axes != "z":
+        if self.axes != "auto" and (
+            not self.axes or set(self.axes) - set("zyx") or len(set(self.axes)) != len(self.axes)
+        ):
             raise ValueError(
-                "Expected axes='z' for 3D networks; multi-axis slicing is for 'unet2d'"
+                f"Expected axes as 'auto' or letters from 'zyx' (e.g. 'zyx'), got {self.axes!r}"
+            )
+        if not 0 <= self.oversample <= 1:
+            raise ValueError(f"Expected 0 <= oversample <= 1, got {self.oversample} instead")
+        if want == 3 and self.axes not in ("z", "auto"):
+            raise ValueError(
+                "Expected axes='z' for 3D networks; multi-axis slicing is for 2D networks"
             )
         if self.normalization not in ("percentile", "meanstd"):
             raise ValueError(

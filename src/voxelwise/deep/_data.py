@@ -28,6 +28,7 @@ __all__ = [
     "as_dask",
     "as_image",
     "channels_of",
+    "class_centres",
     "label_counts",
     "sample_patch",
     "split_regions",
@@ -125,10 +126,16 @@ def channels_of(image: Any) -> int:
 
 @dataclass
 class Region:
-    """A box of one (image, labels) pair, cached in memory when small."""
+    """A box of one (image, labels) pair, cached in memory when small.
+
+    ``centres`` maps each class index (0-based) and ``"boundary"`` to an (N, 3) array of
+    voxel coordinates of that kind (a bounded random sample, see :func:`class_centres`), for
+    patches centred on rare classes and class boundaries.
+    """
 
     image: Any
     labels: Any
+    centres: dict[Any, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -142,6 +149,59 @@ class Region:
         if img.nbytes + lab.nbytes <= cache_mb * 2**20:
             return cls(np.asarray(img.compute()), np.asarray(lab.compute()))
         return cls(img, lab)
+
+    def with_centres(self, rng: np.random.Generator, per_kind: int = 4096) -> Region:
+        """This region with :attr:`centres` sampled (see :func:`class_centres`)."""
+        self.centres = class_centres(self.labels, rng, per_kind=per_kind)
+        return self
+
+
+def class_centres(
+    labels: Any, rng: np.random.Generator, *, per_kind: int = 4096
+) -> dict[Any, np.ndarray]:
+    """Random voxel coordinates of every class and of class boundaries, plane by plane.
+
+    Reads the labels one Z plane at a time (streamed from zarr/dask when not in memory) and
+    keeps at most ``per_kind`` coordinates per kind by reservoir-style subsampling, so memory
+    stays bounded whatever the volume size. Keys: class index ``c`` (label value ``c + 1``)
+    and ``"boundary"`` (labelled voxels whose in-plane neighbour has another label, both
+    labelled). Unlabelled voxels (0) are never centres.
+    """
+    found: dict[Any, list[np.ndarray]] = {}
+    seen: dict[Any, int] = {}
+    depth = int(labels.shape[0])
+    step = int(labels.chunks[0][0]) if isinstance(labels, da.Array) else 1
+    per_plane = max(16, 4 * per_kind // max(depth, 1))
+    for z0 in range(0, depth, step):
+        block = _read(labels, (slice(z0, min(z0 + step, depth)),))
+        for dz, plane in enumerate(block):
+            kinds: dict[Any, np.ndarray] = {}
+            for value in np.unique(plane):
+                if value > 0:
+                    kinds[int(value) - 1] = np.flatnonzero(plane == value)
+            edge = np.zeros(plane.shape, dtype=bool)
+            for axis in (0, 1):
+                a = np.moveaxis(plane, axis, 0)
+                e = np.moveaxis(edge, axis, 0)
+                diff = (a[1:] != a[:-1]) & (a[1:] > 0) & (a[:-1] > 0)
+                e[1:] |= diff
+                e[:-1] |= diff
+            if edge.any():
+                kinds["boundary"] = np.flatnonzero(edge)
+            for kind, flat in kinds.items():
+                seen[kind] = seen.get(kind, 0) + flat.size
+                if flat.size > per_plane:
+                    flat = rng.choice(flat, per_plane, replace=False)
+                yx = np.stack(np.unravel_index(flat, plane.shape), axis=1)
+                zs = np.full((len(yx), 1), z0 + dz)
+                found.setdefault(kind, []).append(np.concatenate([zs, yx], axis=1))
+    out: dict[Any, np.ndarray] = {}
+    for kind, parts in found.items():
+        coords = np.concatenate(parts)
+        if len(coords) > per_kind:
+            coords = coords[rng.choice(len(coords), per_kind, replace=False)]
+        out[kind] = coords.astype(np.int64)
+    return out
 
 
 def split_regions(
@@ -203,6 +263,7 @@ def sample_patch(
     rng: np.random.Generator,
     *,
     tries: int = 8,
+    centre: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A random patch (image, labels as int64 class index, -1 unlabelled) from ``region``.
 
@@ -211,20 +272,31 @@ def sample_patch(
     ``axis`` 'z'/'y'/'x' cuts a 2D slice across that axis of size ``patch_size`` (rows, cols)
     in the remaining axes' order; ``None`` cuts a 3D window. Patches with labels are preferred
     (sparse annotations); volumes smaller than the patch are padded (labels with -1).
+    ``centre`` (z, y, x) places the patch so that it holds that voxel, at a random position
+    inside the patch.
     """
     shape = region.shape
+
+    def start(size: int, p: int, at: int | None) -> int:
+        if at is None:
+            return int(rng.integers(0, max(1, size - p + 1)))
+        lo, hi = max(0, at - p + 1), min(at, size - p)
+        return int(rng.integers(lo, hi + 1)) if hi >= lo else max(0, min(at, size - p))
+
     image = labels = None
-    for _ in range(tries):
+    for _ in range(1 if centre is not None else tries):
+        at = [None] * 3 if centre is None else [int(v) for v in centre]
         if axis is None:
             want = tuple(patch_size)
-            starts = [int(rng.integers(0, max(1, s - p + 1))) for s, p in zip(shape, want)]
+            starts = [start(s, p, c) for s, p, c in zip(shape, want, at)]
             index: tuple[slice | int, ...] = tuple(slice(a, a + p) for a, p in zip(starts, want))
         else:
             a = _AXIS[axis]
             rest = [i for i in range(3) if i != a]
             want = tuple(patch_size)
-            pos = int(rng.integers(0, shape[a]))
-            starts = [int(rng.integers(0, max(1, shape[r] - p + 1))) for r, p in zip(rest, want)]
+            here = at[a]
+            pos = int(rng.integers(0, shape[a])) if here is None else here
+            starts = [start(shape[r], p, at[r]) for r, p in zip(rest, want)]
             sl: list[slice | int] = [slice(None)] * 3
             sl[a] = pos
             for r, s0, p in zip(rest, starts, want):

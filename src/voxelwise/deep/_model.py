@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from voxelwise.deep._nets import build_network
+from voxelwise.deep._nets import PluginNet, build_network
+from voxelwise.deep._plugins import is_plugin_arch
 from voxelwise.errors import CorruptFileError, FormatNotSupportedError, NotAVolumeFileError
+from voxelwise.plugins import PluginError
 
-__all__ = ["DeepModel", "load_model", "save_model"]
+__all__ = ["DeepModel", "ModelPluginError", "load_model", "save_model"]
 
 FORMAT_KEY = "voxelwise_model"
 FORMAT_VERSION = 1
@@ -98,15 +100,43 @@ def save_model(model: DeepModel, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.network.state_dict().items()}
+    metadata = dict(model.metadata)
+    if isinstance(model.network, PluginNet) and "plugin" not in metadata:
+        # the plugin's name and package (never its code), so loading can say what to install
+        metadata["plugin"] = {
+            "name": model.network.arch,
+            "distribution": model.network.distribution,
+        }
     payload = {
         FORMAT_KEY: FORMAT_VERSION,
-        "metadata": json.dumps(model.metadata),
+        "metadata": json.dumps(metadata),
         "state_dict": state,
     }
     tmp = path.with_name(path.name + ".partial")
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
+
+
+class ModelPluginError(PluginError):
+    """A model file needs a network plugin that is not installed, or is broken."""
+
+
+def _check_plugin(path: Path, arch: str, record: Any) -> None:
+    """Raise :class:`ModelPluginError` naming the package to install when ``arch`` is not."""
+    from voxelwise.deep._plugins import network_plugin
+
+    try:
+        network_plugin(arch)
+    except PluginError as e:
+        dist = record.get("distribution") if isinstance(record, dict) else None
+        package = dist.split()[0] if dist else arch.split(".", 1)[0]
+        made = f" (trained with {dist})" if dist else ""
+        raise ModelPluginError(
+            f"The model {path} uses the network plugin {arch!r}{made}, which is not available: "
+            f"{e}. Install the package that provides it (pip install {package}) to load this "
+            "model; model files hold the network's weights, never its code"
+        ) from e
 
 
 def load_model(path: str | os.PathLike[str], *, device: str = "cpu") -> DeepModel:
@@ -120,6 +150,9 @@ def load_model(path: str | os.PathLike[str], *, device: str = "cpu") -> DeepMode
         The file is truncated or damaged, or not a PyTorch file at all.
     FormatNotSupportedError
         A PyTorch file from another program (not a voxelwise model).
+    ModelPluginError
+        The model's network comes from a plugin that is not installed (the message names the
+        package to install) or is broken.
     """
     path = Path(path)
     if not path.is_file():
@@ -144,8 +177,20 @@ def load_model(path: str | os.PathLike[str], *, device: str = "cpu") -> DeepMode
         )
     try:
         meta = json.loads(payload["metadata"])
-        net = build_network(meta["arch"], int(meta["classes"]), meta.get("network"))
+        arch, classes = meta["arch"], int(meta["classes"])
+    except Exception as e:
+        raise CorruptFileError(
+            f"The voxelwise model file {path} is damaged ({type(e).__name__}: {e}); retrain it"
+        ) from e
+    if is_plugin_arch(arch):
+        _check_plugin(path, arch, meta.get("plugin"))
+    try:
+        net = build_network(arch, classes, meta.get("network"))
         net.load_state_dict(payload["state_dict"])
+    except PluginError as e:
+        raise ModelPluginError(
+            f"The model {path} uses the network plugin {arch!r}, which cannot be built: {e}"
+        ) from e
     except Exception as e:
         raise CorruptFileError(
             f"The voxelwise model file {path} is damaged ({type(e).__name__}: {e}); retrain it"

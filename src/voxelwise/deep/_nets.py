@@ -20,6 +20,7 @@ from torch import nn
 __all__ = [
     "HybridNet",
     "MCDropout",
+    "PluginNet",
     "UNet2D",
     "UNet3D",
     "build_network",
@@ -387,8 +388,99 @@ class HybridNet(_Net):
         return self.head(self.fuse(torch.cat(branches, 1))), aux
 
 
+class PluginNet(_Net):
+    """A plugin's network (see :mod:`voxelwise.deep._plugins`) with the plumbing of the built-in
+    ones: padding to its ``divisor``, a check of the logits' shape, and ``embed``.
+
+    Its state dict holds the plugin module's weights under ``inner.``; the model file stores
+    the plugin's name and options, never its code.
+    """
+
+    def __init__(self, arch: str, classes: int, options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        from voxelwise.deep._plugins import divisor_of, network_ndim, network_plugin
+        from voxelwise.plugins import PluginError, check_params
+
+        info = network_plugin(arch)
+        self.arch = arch
+        self.classes = int(classes)
+        self.ndim = network_ndim(arch)
+        self.divisor = divisor_of(arch, info.obj, self.ndim)
+        self.distribution = info.distribution
+        params = check_params(info.schema or {}, dict(options or {}), plugin=arch)
+        try:
+            inner = info.obj(self.classes, **params)
+        except Exception as e:  # a plugin's constructor may raise anything
+            raise PluginError(
+                f"The network plugin {arch!r} failed to build with options {params}: "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        if not isinstance(inner, nn.Module):
+            raise PluginError(
+                f"The network plugin {arch!r} returned {type(inner).__name__}; it must return a "
+                "torch.nn.Module"
+            )
+        self.inner = inner
+
+    def _call(self, what: str, func: Any, x: torch.Tensor) -> torch.Tensor:
+        from voxelwise.plugins import PluginError
+
+        try:
+            out = func(x)
+        except torch.cuda.OutOfMemoryError:
+            raise  # the tiled predictor halves its batch on this
+        except Exception as e:  # a plugin's forward may raise anything
+            raise PluginError(
+                f"The network plugin {self.arch!r} raised in {what} on input of shape "
+                f"{tuple(x.shape)}: {type(e).__name__}: {e}"
+            ) from e
+        if not isinstance(out, torch.Tensor):
+            raise PluginError(
+                f"The network plugin {self.arch!r} returned {type(out).__name__} from {what}; "
+                "it must return a torch.Tensor"
+            )
+        return out
+
+    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return x, []
+
+    def _decode(self, x: torch.Tensor, skips: list[torch.Tensor]) -> Any:
+        from voxelwise.plugins import PluginError
+
+        out = self._call("forward", self.inner, x)
+        want = (x.shape[0], self.classes, *x.shape[2:])
+        if tuple(out.shape) != want:
+            raise PluginError(
+                f"The network plugin {self.arch!r} returned logits of shape {tuple(out.shape)} "
+                f"for input of shape {tuple(x.shape)}; it must return (N, classes, *spatial) = "
+                f"{want}"
+            )
+        return out, None
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The plugin module's ``embed(x)``: ``(N, D)`` features."""
+        from voxelwise.plugins import PluginError
+
+        func = getattr(self.inner, "embed", None)
+        if not callable(func):
+            raise PluginError(
+                f"The network plugin {self.arch!r} has no embed(x) method; strategies that use "
+                "embeddings ('kmeans', 'coreset', 'hybrid') need one, choose another strategy "
+                "such as 'entropy'"
+            )
+        x, _ = _pad_to(x, self.divisor)
+        out = self._call("embed", func, x)
+        if out.ndim != 2 or out.shape[0] != x.shape[0]:
+            raise PluginError(
+                f"The network plugin {self.arch!r} returned embeddings of shape "
+                f"{tuple(out.shape)} for {x.shape[0]} inputs; embed(x) must return (N, D)"
+            )
+        return out
+
+
 def build_network(arch: str, classes: int, options: dict[str, Any] | None = None) -> _Net:
-    """Build a network by name (``'unet2d'``, ``'unet3d'``, ``'hybrid'``) from plain options."""
+    """Build a network by name from plain options: ``'unet2d'``, ``'unet3d'``, ``'hybrid'``, or
+    a plugin network ``'package.name'`` (see :mod:`voxelwise.deep._plugins`)."""
     options = dict(options or {})
     if arch == "unet2d":
         return UNet2D(classes, **options)
@@ -396,4 +488,9 @@ def build_network(arch: str, classes: int, options: dict[str, Any] | None = None
         return UNet3D(classes, **options)
     if arch == "hybrid":
         return HybridNet(classes, **options)
-    raise ValueError(f"Expected arch as one of {ARCHITECTURES}, got {arch!r} instead")
+    if isinstance(arch, str) and "." in arch:
+        return PluginNet(arch, classes, options)
+    raise ValueError(
+        f"Expected arch as one of {ARCHITECTURES} or a plugin network ('package.name'), got "
+        f"{arch!r} instead"
+    )

@@ -3,8 +3,10 @@
 A 2D model runs over the slices along each chosen axis (the volume is viewed transposed, never
 copied), slab by slab (see :mod:`voxelwise.deep._tiles`: overlapping patches blended with a
 cosine window, exactly as if the whole grid were blended at once); per-axis probabilities are
-fused by their per-class maximum (renormalised to sum 1, as Volume Segmantics) or their mean,
-and ensemble members are averaged. :func:`predict` keeps per-axis results of large volumes in
+fused by weights learned from the model's per-axis validation scores (axes that validate
+clearly worse than the best get no vote, so fusing is never worse than the best axis), by their
+per-class maximum (renormalised to sum 1, as Volume Segmantics) or by their mean; ensemble
+members are averaged. :func:`predict` keeps per-axis results of large volumes in
 float16 zarr arrays inside the (hidden, partial) output and fuses them chunk by chunk in one
 final pass, so memory stays at one slab, one batch of patches and a few output chunks.
 """
@@ -26,10 +28,18 @@ from voxelwise.deep._data import as_image, channels_of
 from voxelwise.deep._device import parse_device
 from voxelwise.deep._model import DeepModel, load_model
 from voxelwise.deep._nets import set_mc_dropout
+from voxelwise.deep._plan import axis_weights
 from voxelwise.deep._tiles import SlabPlan, auto_batch_size, forward, plan_slabs, predict_slabs
 from voxelwise.errors import InvalidVolumeError, OutputExistsError
 
-__all__ = ["choose_axes", "fuse_probabilities", "predict", "predict_proba"]
+__all__ = [
+    "FUSIONS",
+    "choose_axes",
+    "fuse_probabilities",
+    "member_axes",
+    "predict",
+    "predict_proba",
+]
 
 _ORDER = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 0, 1)}
 _BACK = {"z": (0, 1, 2, 3), "y": (0, 2, 1, 3), "x": (0, 2, 3, 1)}
@@ -54,11 +64,55 @@ def choose_axes(axes: str, shape: Sequence[int], model: DeepModel) -> str:
     return keep or "z"
 
 
-def fuse_probabilities(probs: Sequence[Any], *, fusion: str = "max") -> Any:
-    """Fuse per-axis (C, Z, Y, X) class probabilities: per-class max renormalised, or mean."""
-    if fusion not in ("max", "mean"):
-        raise ValueError(f"Expected fusion 'max' or 'mean', got {fusion!r} instead")
+FUSIONS = ("auto", "weighted", "max", "mean")
+
+
+def _check_fusion(fusion: str) -> None:
+    if fusion not in FUSIONS:
+        raise ValueError(f"Expected fusion as one of {FUSIONS}, got {fusion!r} instead")
+
+
+def member_axes(
+    model: DeepModel, axes: str, shape: Sequence[int], fusion: str = "auto"
+) -> tuple[str, list[float] | None]:
+    """The axes a model predicts along and their fusion weights (``None``: unweighted).
+
+    With ``fusion`` 'auto' or 'weighted' and per-axis validation scores stored in the model
+    (``axis_scores``, written by :func:`~voxelwise.deep.train`), the weights come from
+    :func:`~voxelwise.deep.axis_weights` and axes without a vote are not predicted at all.
+    """
+    chosen = choose_axes(axes, shape, model)
+    if fusion in ("auto", "weighted") and len(chosen) > 1:
+        weights = axis_weights(chosen, model.metadata.get("axis_scores"))
+        if weights is not None:
+            kept = "".join(a for a in chosen if weights[a] > 0)
+            return kept, [weights[a] for a in kept]
+    return chosen, None
+
+
+def fuse_probabilities(
+    probs: Sequence[Any], *, fusion: str = "max", weights: Sequence[float] | None = None
+) -> Any:
+    """Fuse per-axis (C, Z, Y, X) class probabilities.
+
+    ``fusion``: 'max' (per-class maximum renormalised to sum 1, as Volume Segmantics), 'mean',
+    or 'weighted' (the mean weighted by ``weights``, one per axis; equal weights when
+    ``None``). 'auto' is 'weighted' when ``weights`` are given, else 'max'.
+    """
+    _check_fusion(fusion)
     lib = da if any(isinstance(p, da.Array) for p in probs) else np
+    if fusion == "auto":
+        fusion = "weighted" if weights is not None else "max"
+    if fusion == "weighted":
+        w = [1.0] * len(probs) if weights is None else [float(v) for v in weights]
+        if len(w) != len(probs) or sum(w) <= 0:
+            raise ValueError(
+                f"Expected one non-negative weight per axis ({len(probs)}), got {weights!r}"
+            )
+        total = None
+        for p, wi in zip(probs, w):
+            total = p * (wi / sum(w)) if total is None else total + p * (wi / sum(w))
+        return total
     stack = lib.stack(list(probs))
     if fusion == "mean":
         return stack.mean(axis=0)
@@ -112,6 +166,7 @@ def _predict_members(
     overlap: Any,
     batch_size: int | None,
     memory_mb: float,
+    fusion: str = "auto",
     mc_dropout: bool = False,
     progress: Callable[[int, int], None] | None,
 ) -> list[list[tuple[str, Any]]]:
@@ -120,7 +175,7 @@ def _predict_members(
     batch = [int(batch_size) if batch_size else auto_batch_size(members[0], device)]
     jobs = []
     for k, m in enumerate(members):
-        for a in choose_axes(axes, shape, m):
+        for a in member_axes(m, axes, shape, fusion)[0]:
             view = image.transpose(_ORDER[a] + tuple(range(3, image.ndim)))  # channels last
             plan = plan_slabs(
                 m, view.shape[:3], overlap=overlap, memory_mb=memory_mb, batch=batch[0]
@@ -153,7 +208,7 @@ def predict_proba(
     image: Any,
     *,
     axes: str = "auto",
-    fusion: str = "max",
+    fusion: str = "auto",
     tta: bool = False,
     ensemble: int | None = None,
     mc_dropout: bool = False,
@@ -169,12 +224,12 @@ def predict_proba(
     ``mc_dropout=True`` keeps dropout active (one stochastic pass; call repeatedly for
     Monte-Carlo samples).
     """
-    if fusion not in ("max", "mean"):
-        raise ValueError(f"Expected fusion 'max' or 'mean', got {fusion!r} instead")
+    _check_fusion(fusion)
     dev = parse_device(device)
     members = _models(model, ensemble, dev)
     image = as_image(image, what="image")
     _check_channels(members, image)
+    shape = tuple(int(s) for s in image.shape[:3])
 
     def sink(k: int, m: DeepModel, a: str, shape: tuple[int, ...], plan: SlabPlan) -> np.ndarray:
         return np.zeros((m.classes, *shape), dtype=np.float32)
@@ -189,13 +244,17 @@ def predict_proba(
         overlap=overlap,
         batch_size=batch_size,
         memory_mb=256.0,
+        fusion=fusion,
         mc_dropout=mc_dropout,
         progress=progress,
     )
     total = None
-    for per_axis in results:
+    for m, per_axis in zip(members, results):
         back = [acc.transpose(_BACK[a]) for a, acc in per_axis]
-        fused = fuse_probabilities(back, fusion=fusion) if len(back) > 1 else back[0]
+        weights = member_axes(m, axes, shape, fusion)[1]
+        fused = (
+            fuse_probabilities(back, fusion=fusion, weights=weights) if len(back) > 1 else back[0]
+        )
         total = fused if total is None else total + fused
     assert total is not None
     return np.ascontiguousarray(total / len(members), dtype=np.float32)
@@ -212,8 +271,7 @@ def _check_options(probability_dtype: str, outputs: Sequence[str], fusion: str) 
             f"Expected outputs among labels, probabilities, confidence, entropy, got "
             f"{list(outputs)!r}"
         )
-    if fusion not in ("max", "mean"):
-        raise ValueError(f"Expected fusion 'max' or 'mean', got {fusion!r} instead")
+    _check_fusion(fusion)
 
 
 def predict(
@@ -222,7 +280,7 @@ def predict(
     out: str | os.PathLike[str],
     *,
     axes: str = "auto",
-    fusion: str = "max",
+    fusion: str = "auto",
     tta: bool = False,
     ensemble: int | None = None,
     outputs: Sequence[str] = ("labels", "probabilities", "confidence", "entropy"),
@@ -256,8 +314,11 @@ def predict(
     axes : 'auto' or letters of 'zyx'
         Slice directions for a 2D model; 'auto' takes the model's training axes that are thick
         enough for its patch (see :func:`choose_axes`).
-    fusion : {'max', 'mean'}
-        How per-axis probabilities combine (see :func:`fuse_probabilities`).
+    fusion : {'auto', 'weighted', 'max', 'mean'}
+        How per-axis probabilities combine (see :func:`fuse_probabilities`). 'auto' (default)
+        weights the axes by the model's per-axis validation scores, leaving out axes that
+        validate clearly worse (they are then not predicted at all), and falls back to 'max'
+        for models without scores.
     tta : bool
         Average the four in-plane 90-degree rotations of every patch (with three axes, the
         12-way test-time augmentation of Volume Segmantics).
@@ -290,7 +351,7 @@ def predict(
     shape = tuple(int(s) for s in image.shape[:3])
     classes = members[0].classes
     cz = tuple(min(int(c), s) for c, s in zip(chunks, shape))
-    axes_used = {a for m in members for a in choose_axes(axes, shape, m)}
+    axes_used = {a for m in members for a in member_axes(m, axes, shape, fusion)[0]}
     in_memory = 8 * classes * len(axes_used) * len(members) * int(np.prod(shape)) <= (
         memory_mb * 2**20
     )
@@ -323,9 +384,13 @@ def predict(
             overlap=overlap,
             batch_size=batch_size,
             memory_mb=memory_mb,
+            fusion=fusion,
             progress=progress,
         )
-        _write_outputs(store, results, classes, shape, cz, outputs, probability_dtype, fusion)
+        weights = [member_axes(m, axes, shape, fusion)[1] for m in members]
+        _write_outputs(
+            store, results, classes, shape, cz, outputs, probability_dtype, fusion, weights
+        )
         shutil.rmtree(partial / "_work")
         meta = members[0].metadata
         store = zarr.open_group(partial, mode="r+")
@@ -334,7 +399,7 @@ def predict(
                 "voxelwise_prediction": 1,
                 "label_names": meta["label_names"],
                 "label_values": meta["label_values"],
-                "axes": choose_axes(axes, shape, members[0]),
+                "axes": member_axes(members[0], axes, shape, fusion)[0],
                 "fusion": fusion,
                 "models": len(members),
             }
@@ -355,10 +420,11 @@ def _write_outputs(
     outputs: Sequence[str],
     probability_dtype: str,
     fusion: str,
+    weights: Sequence[list[float] | None],
 ) -> None:
     """Fuse axes and members chunk by chunk and store every requested output in one pass."""
     total = None
-    for per_axis in results:
+    for per_axis, w in zip(results, weights):
         back = []
         for a, acc in per_axis:
             order = _ORDER[a]
@@ -366,7 +432,7 @@ def _write_outputs(
                 acc, chunks=(classes, *(cz[i] for i in order)), asarray=True, lock=False
             )
             back.append(lazy.transpose(_BACK[a]).astype(np.float32))
-        fused = fuse_probabilities(back, fusion=fusion) if len(back) > 1 else back[0]
+        fused = fuse_probabilities(back, fusion=fusion, weights=w) if len(back) > 1 else back[0]
         total = fused if total is None else total + fused
     assert total is not None
     probs = (total / len(results)).rechunk((classes, *cz))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +32,10 @@ from voxelwise.deep._losses import class_weights, compute_loss
 from voxelwise.deep._lr import batch_loss, find_lr, one_cycle
 from voxelwise.deep._model import DeepModel, apply_normalization, load_model, save_model
 from voxelwise.deep._nets import build_network, pools_for
+from voxelwise.deep._plan import plan_axes
 from voxelwise.deep._plot import line_plot, montage
-from voxelwise.errors import InvalidVolumeError
+from voxelwise.deep._plugins import network_ndim
+from voxelwise.errors import InvalidVolumeError, VoxelwiseError
 
 __all__ = ["TrainResult", "find_lr", "one_cycle", "train"]
 
@@ -112,12 +116,20 @@ class _Batches:
         self.aug = (
             Augment(cfg.flips, cfg.rot90, cfg.intensity, cfg.noise, cfg.elastic) if aug else None
         )
-        self.axes: list[str | None] = list(cfg.axes) if cfg.arch == "unet2d" else [None]
+        self.axes: list[str | None] = list(cfg.axes) if network_ndim(cfg.arch) == 2 else [None]
 
-    def patch(self) -> tuple[np.ndarray, np.ndarray]:
+    def patch(self, axis: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         region = self.regions[int(self.rng.integers(len(self.regions)))]
-        axis = self.axes[int(self.rng.integers(len(self.axes)))]
-        image, target = sample_patch(region, tuple(self.cfg.patch_size or ()), axis, self.rng)
+        if axis is None:
+            axis = self.axes[int(self.rng.integers(len(self.axes)))]
+        centre = None
+        if region.centres and self.rng.random() < self.cfg.oversample:
+            kinds = sorted(region.centres, key=str)
+            points = region.centres[kinds[int(self.rng.integers(len(kinds)))]]
+            centre = points[int(self.rng.integers(len(points)))]
+        image, target = sample_patch(
+            region, tuple(self.cfg.patch_size or ()), axis, self.rng, centre=centre
+        )
         image = apply_normalization(image, self.norm)
         if isinstance(self.norm, list):  # channels-last patch: channels first for the net
             image = np.moveaxis(image, -1, 0)
@@ -125,8 +137,8 @@ class _Batches:
             image, target = augment(image, target, self.rng, self.aug)
         return image, target
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        pairs = [self.patch() for _ in range(size)]
+    def batch(self, size: int, axis: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [self.patch(axis) for _ in range(size)]
         images = np.stack([p[0] for p in pairs])
         x = torch.from_numpy(images if isinstance(self.norm, list) else images[:, None])
         y = torch.from_numpy(np.stack([p[1] for p in pairs]))
@@ -227,7 +239,7 @@ def train(
         config = TrainConfig.from_yaml(config)
     elif isinstance(config, dict):
         config = TrainConfig.from_dict(config)
-    cfg = config or TrainConfig()
+    cfg = dataclasses.replace(config) if config is not None else TrainConfig()  # a copy
     if epochs is not None:
         cfg.epochs = int(epochs)
     if max_minutes is not None:
@@ -237,9 +249,10 @@ def train(
     dev = parse_device(device)
     out, model_path = _out_paths(out)
 
-    pairs = [
-        (as_image(i, what="image"), as_dask(lab, what="labels")) for i, lab in _pairs(image, labels)
-    ]
+    raw_pairs = _pairs(image, labels)
+    if cfg.spacing is None:
+        cfg.spacing = _spacing_of(raw_pairs[0][0])
+    pairs = [(as_image(i, what="image"), as_dask(lab, what="labels")) for i, lab in raw_pairs]
     channels = channels_of(pairs[0][0])
     for img, _ in pairs[1:]:
         if channels_of(img) != channels:
@@ -287,8 +300,15 @@ def train(
     if base is not None:
         classes = base.classes
     psize = tuple(cfg.patch_size or ())
-    min_size = (1, *psize) if cfg.arch == "unet2d" else psize
+    min_size = (1, *psize) if network_ndim(cfg.arch) == 2 else psize
     boxes = [split_regions(img.shape[:3], roi, cfg.val_fraction, min_size) for img, _ in pairs]  # type: ignore[arg-type]
+    if base is not None and cfg.axes == "auto":
+        cfg.axes = str(base.metadata.get("axes", "z"))
+    elif cfg.axes == "auto":
+        train_shape = [s.stop - s.start for s in boxes[0][0]]
+        cfg.axes = (
+            plan_axes(train_shape, psize, cfg.spacing) if network_ndim(cfg.arch) == 2 else "z"
+        )
     norm = (
         base.metadata["normalization"]
         if base
@@ -298,18 +318,25 @@ def train(
         Region.from_box(i, lab, b[0], cfg.cache_mb) for (i, lab), b in zip(pairs, boxes)
     ]
     val_regions = [Region.from_box(i, lab, b[1], cfg.cache_mb) for (i, lab), b in zip(pairs, boxes)]
+    if cfg.oversample > 0:
+        for region in train_regions + val_regions:
+            region.with_centres(gen)
 
     if base is not None:
         net = base.network
         options = base.metadata["network"]
     else:
         options = dict(cfg.network)
+        if dev.type == "cuda" and cfg.arch == "unet2d":
+            options.setdefault("width", 32)  # a GPU affords twice the features per level
         if channels > 1:
             options["in_channels"] = channels
         if cfg.arch == "unet3d" and "pools" not in options:
             options["pools"] = pools_for(options.pop("depth", 3), cfg.spacing, psize)
         net = build_network(cfg.arch, classes, options)
     net.to(dev).train()
+    if network_ndim(cfg.arch) == 2:  # channels-last: ~1.4x faster 2D training steps on CPU
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     weights = None
     if cfg.class_balance:
         weights = class_weights(torch.from_numpy(counts[1 : classes + 1].astype(np.float64))).to(
@@ -344,7 +371,7 @@ def train(
         "classes": classes,
         "network": options,
         "patch_size": list(psize),
-        "axes": cfg.axes if cfg.arch == "unet2d" else "z",
+        "axes": cfg.axes if network_ndim(cfg.arch) == 2 else "z",
         "normalization": norm,
         "channels": channels,
         "channel_names": names,
@@ -406,6 +433,8 @@ def train(
         if stale >= cfg.patience:
             stopped = "early_stopping"
             break
+    if model_path.exists() and network_ndim(cfg.arch) == 2:
+        _score_axes(model_path, val_regions, cfg, norm, gen, classes, dev)
     montage_png = _write_montage(out / "montage.png", model_path, val, dev)
     return TrainResult(
         model_path=model_path,
@@ -420,6 +449,54 @@ def train(
         montage_png=montage_png,
         history=history,
     )
+
+
+def _score_axes(
+    model_path: Path,
+    regions: list[Region],
+    cfg: TrainConfig,
+    norm: dict[str, Any] | list[dict[str, Any]],
+    gen: np.random.Generator,
+    classes: int,
+    dev: torch.device,
+) -> None:
+    """Store the best checkpoint's validation mean IoU along every slice axis whose
+    validation slices are at least a sixteenth of a patch wide (``axis_scores``: the weights of
+    multi-axis fusion at prediction, see :func:`voxelwise.deep.axis_weights`)."""
+    model = load_model(model_path, device=str(dev))
+    draw = _Batches(regions, cfg, norm, np.random.default_rng(int(gen.integers(2**31))), aug=False)
+    need = max(4, min(cfg.patch_size or (16,)) // 16)
+    scores: dict[str, float] = {}
+    for i, axis in enumerate("zyx"):
+        planes = [[s for j, s in enumerate(r.shape) if j != i] for r in regions]
+        if not any(min(p) >= need for p in planes):
+            continue
+        val = [draw.batch(1, axis) for _ in range(cfg.val_patches)]
+        scores[axis] = round(_validate(model.network, val, classes, dev)[1], 4)
+    model.metadata["axis_scores"] = scores
+    save_model(model, model_path)
+
+
+def _spacing_of(item: Any) -> tuple[float, float, float] | None:
+    """The voxel size of a Volume, a volume file or a workspace layer ``(workspace, name)``,
+    if known (opening a file reads only its header)."""
+    if isinstance(item, tuple) and len(item) == 2 and hasattr(item[0], "spacing"):
+        item = item[0]
+    if isinstance(item, str | os.PathLike):
+        from voxelwise.io import open_volume
+
+        try:
+            item = open_volume(Path(item))
+        except (VoxelwiseError, OSError, ValueError):  # fails later with its own clear error
+            return None
+    spacing = getattr(item, "spacing", None)
+    if spacing is None or isinstance(item, np.ndarray):
+        return None
+    try:
+        values = tuple(float(v) for v in spacing)
+    except TypeError:
+        return None
+    return values if len(values) == 3 else None
 
 
 def _write_montage(

@@ -261,7 +261,7 @@ def predict_workspace(
     outputs: Sequence[str] = OUTPUTS,
     label_set: str | None = None,
     axes: str = "auto",
-    fusion: str = "max",
+    fusion: str = "auto",
     tta: bool = False,
     ensemble: int | None = None,
     probability_dtype: str = "float16",

@@ -71,6 +71,7 @@ def shallow_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, An
         statistics=tuple(p.get("statistics") or ("mean", "std")),
         store_features=bool(p.get("store_features", True)),
         multiscale=bool(p.get("multiscale", False)),
+        images=list(p.get("images") or ["raw"]),
         parent=p.get("parent"),
         labels=p.get("labels"),
         class_weight=_class_weight(p.get("class_weight", "balanced")),
@@ -84,6 +85,7 @@ def shallow_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, An
     meta = model.metadata()
     return {
         "model": target.stem,
+        "images": list(p.get("images") or ["raw"]),
         "mode": meta.get("mode"),
         "classes": jsonable(meta.get("classes")),
         "label_set": meta.get("label_set"),
@@ -132,8 +134,10 @@ def _label_names(ws: Any, layer: str) -> list[str] | None:
 
 def deep_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any]) -> dict:
     from voxelwise.deep import train
+    from voxelwise.server._ops_images import channel_source, check_channels
 
     ws = open_workspace(root, name)
+    layers = check_channels(ws, p.get("images") or [p.get("image", "raw")])
     model_name = p.get("model", "deep")
     target = model_path(ws, model_name, deep=True)
     if target.exists() and not p.get("overwrite", False):
@@ -151,7 +155,7 @@ def deep_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any])
     tmp = _scratch(target.parent, "deep-train")
     try:
         result = train(
-            (ws, p.get("image", "raw")),
+            (ws, layers[0]) if len(layers) == 1 else channel_source(ws, layers),
             (ws, annotations),
             out=tmp,
             config=config,
@@ -162,8 +166,13 @@ def deep_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any])
             device=p.get("device", "auto"),
             rng=p.get("rng", 0),
             progress=ctx.stage(0.0, 1.0, "training"),
+            channel_names=layers,
         )
-        meta = {"annotations": annotations, "label_set": ws.layer(annotations).label_set}
+        meta = {
+            "annotations": annotations,
+            "label_set": ws.layer(annotations).label_set,
+            "images": layers,
+        }
         (tmp / SERVER_META).write_text(json.dumps(meta), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -176,6 +185,7 @@ def deep_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any])
         "epochs": result.epochs,
         "stopped": result.stopped,
         "seconds": result.seconds,
+        "images": layers,
     }
 
 
@@ -201,7 +211,8 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
     import numpy as np
     import zarr
 
-    from voxelwise.deep import predict
+    from voxelwise.deep import load_model, predict
+    from voxelwise.server._ops_images import channel_source, check_channels
 
     ws = open_workspace(root, name)
     folder = model_path(ws, p.get("model", "deep"), deep=True)
@@ -212,6 +223,11 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
     meta = (
         json.loads((folder / SERVER_META).read_text()) if (folder / SERVER_META).is_file() else {}
     )
+    model = load_model(folder / "model.pt")
+    images = p.get("images")
+    if images is None:
+        images = model.channel_names if model.channels > 1 else [p.get("image", "raw")]
+    layers = check_channels(ws, images)
     out_name = p.get("name", "deep_prediction")
     outputs = list(p.get("outputs") or ["labels", "probabilities", "confidence"])
     overwrite = bool(p.get("overwrite", False))
@@ -221,11 +237,11 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
     written: list[str] = []
     try:
         predict(
-            folder / "model.pt",
-            ws.open_array(p.get("image", "raw"), mode="r"),
+            model,
+            channel_source(ws, layers),
             tmp,
             axes=p.get("axes", "auto"),
-            fusion=p.get("fusion", "max"),
+            fusion=p.get("fusion", "auto"),
             tta=bool(p.get("tta", False)),
             outputs=outputs,
             batch_size=int(p.get("batch_size", 4)),
@@ -256,7 +272,7 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
                 layer,
                 data,
                 kind=kind,
-                sources=[p.get("image", "raw")],
+                sources=layers,
                 params={"model": folder.name, "job": ctx.job_id},
                 overwrite=overwrite,
                 label_set=label_set,
@@ -267,7 +283,7 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
             written.append(layer)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"model": folder.name, "layers": written}
+    return {"model": folder.name, "layers": written, "images": layers}
 
 
 def instances(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any]) -> dict:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voxelwise.server._schemas import Name, WorkspaceCreate
+from voxelwise.server._schemas_images import Channels
 from voxelwise.server._schemas_workflows import ApplyModelRequest, WorkflowRunRequest
 
 __all__ = [
@@ -94,6 +95,11 @@ class ShallowTrainRequest(_Job):
     ] = ["mean", "std"]
     store_features: bool = True
     multiscale: bool = False
+    images: Channels | None = Field(
+        None,
+        description="Image layers whose features the classifier sees side by side (e.g. "
+        "['raw', 'fluo']); default ['raw']",
+    )
     parent: Name | None = None
     labels: Annotated[list[LabelRef], Field(max_length=1024)] | None = None
     class_weight: Literal["balanced"] | dict[str, PosFloat] | None = "balanced"
@@ -122,6 +128,11 @@ class ShallowPredictRequest(_Job):
 class DeepTrainRequest(_Job):
     annotations: Name
     image: Name = "raw"
+    images: Channels | None = Field(
+        None,
+        description="Several image layers as the network's input channels, in this order "
+        "(replaces image); the model keeps their names and deep/predict reads them again",
+    )
     model: Name = "deep"
     config: dict[str, Any] = Field(
         default_factory=dict, description="TrainConfig fields (arch, patch_size, epochs, ...)"
@@ -138,9 +149,14 @@ class DeepTrainRequest(_Job):
 class DeepPredictRequest(_Job):
     model: Name = "deep"
     image: Name = "raw"
+    images: Channels | None = Field(
+        None,
+        description="The image layers of a model of several input channels, in its channel "
+        "order; default the layers it was trained on",
+    )
     name: Name = "deep_prediction"
     axes: Annotated[str, Field(pattern=r"^(auto|[zyx]{1,3})$")] = "auto"
-    fusion: Literal["max", "mean"] = "max"
+    fusion: Literal["auto", "weighted", "max", "mean"] = "auto"
     tta: bool = False
     outputs: Annotated[
         list[Literal["labels", "probabilities", "confidence", "entropy"]],
