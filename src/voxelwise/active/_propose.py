@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voxelwise.active._plugins import is_plugin_strategy, strategy_inputs
 from voxelwise.active._pool import Pool
 from voxelwise.active._strategies import UNCERTAINTY_METHODS, select
 
@@ -32,6 +33,12 @@ def select_with_model(
     from voxelwise.active._deep import as_deep_model, score_with_model
 
     needs: set[str] = set()
+    plugin = is_plugin_strategy(name)
+    if plugin:  # what the plugin takes: uncertainties, embeddings (its own and the labelled)
+        takes = set(strategy_inputs(name))
+        needs |= takes & {*UNCERTAINTY_METHODS, "bald"}
+        if takes & {"embeddings", "labelled"}:
+            needs.add("embeddings")
     if name in UNCERTAINTY_METHODS or name == "bald":
         needs.add(name)
     if name in ("kmeans", "coreset", "hybrid"):
@@ -51,7 +58,8 @@ def select_with_model(
         **common,
     )
     ref = None
-    if name == "coreset" and labelled.size:
+    wants_labelled = plugin and "labelled" in strategy_inputs(name)
+    if (name == "coreset" or wants_labelled) and labelled.size:
         ref = score_with_model(
             net, c._image(), pool, labelled, needs={"embeddings"}, **common
         ).embeddings
@@ -59,7 +67,7 @@ def select_with_model(
     return select(
         name,
         k,
-        scores=scored.scores.get(key),
+        scores=dict(scored.scores) if plugin else scored.scores.get(key),
         embeddings=scored.embeddings,
         labelled=ref,
         n=int(cand.size),

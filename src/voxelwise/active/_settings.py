@@ -53,7 +53,9 @@ def train_settings(config: Any, pool: Pool) -> dict[str, Any]:
     else:
         cfg = config
     want = 2 if pool.axis is not None else 3
-    if (cfg.arch == "unet2d") != (want == 2):
+    from voxelwise.deep._plugins import network_ndim  # a plugin network declares its ndim
+
+    if network_ndim(cfg.arch) != want:
         raise ValueError(
             f"Expected a {'2D (unet2d)' if want == 2 else '3D (unet3d or hybrid)'} network for a "
             f"pool of {'2D patches' if want == 2 else '3D windows'}, got arch={cfg.arch!r}"

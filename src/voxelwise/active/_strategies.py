@@ -17,6 +17,7 @@ the rule is relaxed and the batch is filled in rank order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from voxelwise.active._diversity import (
     kmeans_selection,
 )
 from voxelwise.active._errors import StrategyError
+from voxelwise.active._plugins import is_plugin_strategy, plugin_scores, strategy_inputs
 from voxelwise.active._uncertainty import (
     UNCERTAINTY_METHODS,
     bald_scores,
@@ -72,15 +74,21 @@ DEFAULT_STRATEGY = "entropy"
 
 
 def parse_strategy(strategy: Any) -> str:
-    """Check a strategy name (case-insensitive; ``-`` and ``_`` alike)."""
+    """Check a strategy name (case-insensitive; ``-`` and ``_`` alike), or a plugin strategy's
+    ``package.name`` (installed and working; see :mod:`voxelwise.active._plugins`)."""
     if not isinstance(strategy, str):
         raise TypeError(f"Expected the strategy as a name (str), got {strategy!r} instead")
+    if is_plugin_strategy(strategy.strip()):
+        strategy_inputs(strategy.strip())  # installed, loads, takes inputs voxelwise gives
+        return strategy.strip()
     name = strategy.strip().lower().replace("-", "_")
     aliases = {"max_entropy": "entropy", "core_set": "coreset", "k_means": "kmeans"}
     name = aliases.get(name, name)
     if name not in STRATEGIES:
         raise StrategyError(
-            f"Expected a strategy among {', '.join(STRATEGIES)}, got {strategy!r} instead"
+            f"Expected a strategy among {', '.join(STRATEGIES)} or a plugin strategy "
+            f"('package.name', see `voxelwise plugins list --kind strategy`), got {strategy!r} "
+            "instead"
         )
     return name
 
@@ -112,13 +120,14 @@ def select(
     Parameters
     ----------
     strategy : str
-        One of :data:`STRATEGIES`.
+        One of :data:`STRATEGIES`, or a plugin strategy ``package.name``.
     k : int
         Batch size.
-    scores : (N,) array
+    scores : (N,) array, or dict of str to (N,) arrays
         Uncertainty per candidate (for 'entropy', 'least_confidence', 'margin' and 'bald' the
         score of that method, see :func:`uncertainty_scores` and :func:`bald_scores`; also
-        needed by 'hybrid').
+        needed by 'hybrid'). A plugin strategy takes the scores it names from a dict by method
+        (an array is taken as 'entropy').
     embeddings : (N, D) array
         For 'kmeans', 'coreset' and 'hybrid'.
     labelled : (M, D) array, optional
@@ -130,6 +139,15 @@ def select(
     """
     name = parse_strategy(strategy)
     gen = parse_rng(rng)
+    if is_plugin_strategy(name):
+        named = scores if isinstance(scores, Mapping) else {"entropy": scores}
+        sc = plugin_scores(
+            name, scores=named, embeddings=embeddings, labelled=labelled, rng=gen, n=n
+        )
+        idx = rank(sc, k, is_duplicate=is_duplicate)
+        return Selection(np.asarray(idx, dtype=np.int64), sc[idx], name)
+    if isinstance(scores, Mapping):
+        scores = scores.get("entropy" if name == "hybrid" else name)
     if name == "random":
         size = n if n is not None else len(scores if scores is not None else embeddings)
         idx = random_selection(int(size), k, rng=gen, is_duplicate=is_duplicate)
@@ -168,10 +186,31 @@ def select_from_probabilities(
 
     Convenient for shallow classifiers: e.g. the ``(N, C)`` supervoxel probabilities of
     :func:`voxelwise.learn.predict_supervoxels` give the supervoxels to annotate next.
-    'hybrid' uses entropy as its uncertainty.
+    'hybrid' uses entropy as its uncertainty. A plugin strategy gets the uncertainties it names
+    computed from the probabilities (from the mean of MC samples when it takes 'bald').
     """
     name = parse_strategy(strategy)
     p = np.asarray(probabilities)
+    if is_plugin_strategy(name):
+        needs = strategy_inputs(name)
+        named = {}
+        for method in UNCERTAINTY_METHODS:
+            if method in needs:
+                mean = p.mean(axis=0) if "bald" in needs else p  # MC samples: their mean
+                named[method] = uncertainty_scores(mean, method=method, reduce=reduce)
+        if "bald" in needs:
+            named["bald"] = bald_scores(p, reduce=reduce)
+        count = p.shape[1] if "bald" in needs else p.shape[0]
+        return select(
+            name,
+            k,
+            scores=named,
+            embeddings=embeddings,
+            labelled=labelled,
+            n=int(count),
+            rng=rng,
+            is_duplicate=is_duplicate,
+        )
     if name == "bald":
         scores = bald_scores(p, reduce=reduce)
     elif name in UNCERTAINTY_METHODS:

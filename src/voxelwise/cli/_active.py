@@ -31,6 +31,10 @@ STRATEGIES = (
     "coreset",
     "hybrid",
 )
+_STRATEGY_HELP = (
+    f"one of {', '.join(STRATEGIES)}, or an installed plugin strategy 'package.name' "
+    "(voxelwise plugins list --kind strategy)"
+)
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
@@ -99,7 +103,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--classes", type=int, help="number of classes")
     p.add_argument("--model", help="deep model file to start from")
     p.add_argument("--config", metavar="YAML", help="training settings (TrainConfig YAML)")
-    p.add_argument("--strategy", default="entropy", choices=STRATEGIES)
+    p.add_argument("--strategy", default="entropy", help=_STRATEGY_HELP)
     p.add_argument("--patch-size", default="128,128", help="2D 'rows,cols' or 3D 'z,y,x'")
     p.add_argument("--axis", default="z", help="z, y, x (2D patches) or 3d (windows)")
     p.add_argument("--roi", help="pool region 'z0:z1,y0:y1,x0:x1'")
@@ -117,7 +121,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("workspace")
     p.add_argument("name")
     p.add_argument("-k", type=int, default=8, help="patches to propose (default 8)")
-    p.add_argument("--strategy", choices=STRATEGIES, help="default: the campaign's")
+    p.add_argument("--strategy", help=_STRATEGY_HELP + " (default: the campaign's)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", action="store_true", help="print JSON records (no previews)")
     p.set_defaults(func=cmd_al_propose)

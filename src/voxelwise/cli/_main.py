@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _deep.add_parsers(sub)  # train, predict: deep learning (torch loads only when they run)
 
+    from voxelwise.cli import _weak
+
+    _weak.add_parsers(sub)  # deep from-shallow: weak annotation (torch loads only when it runs)
+
     from voxelwise.cli import _plugins
 
     _plugins.add_parsers(sub)  # plugins list, workspace add-image

@@ -8,6 +8,9 @@ Workflows
     :func:`validate_workflow` checks it; :func:`run_workflow` replays it on a new volume
     (training again where the training inputs are given, else applying the recorded models),
     recording every step so the new workspace exports the same workflow.
+Weak annotation
+    :func:`deep_from_shallow` trains a U-Net on the confident voxels of a shallow classifier's
+    prediction of a region (SuRVoS2's headline pipeline) and segments the volume with it.
 The demo
     :func:`run_demo` runs the SuRVoS2 pipeline end to end on a sample volume and writes a
     Markdown and HTML report with figures (:class:`DemoReport`).
@@ -20,7 +23,12 @@ The demo
 from __future__ import annotations
 
 from voxelwise.workflows._demo import DemoReport, run_demo
-from voxelwise.workflows._errors import WorkflowError, WorkflowInputError, WorkflowNotFoundError
+from voxelwise.workflows._errors import (
+    TrainingLabelsError,
+    WorkflowError,
+    WorkflowInputError,
+    WorkflowNotFoundError,
+)
 from voxelwise.workflows._export import export_workflow
 from voxelwise.workflows._run import WorkflowReport, run_workflow
 from voxelwise.workflows._schema import (
@@ -31,17 +39,21 @@ from voxelwise.workflows._schema import (
     validate_workflow,
 )
 from voxelwise.workflows._steps import StepContext, StepOutcome, execute_step
+from voxelwise.workflows._weak import FromShallowResult, deep_from_shallow
 
 __all__ = [
     "STEP_KINDS",
     "DemoReport",
+    "FromShallowResult",
     "StepContext",
     "StepKind",
     "StepOutcome",
+    "TrainingLabelsError",
     "WorkflowError",
     "WorkflowInputError",
     "WorkflowNotFoundError",
     "WorkflowReport",
+    "deep_from_shallow",
     "execute_step",
     "export_workflow",
     "load_workflow",

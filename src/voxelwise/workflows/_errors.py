@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from voxelwise.errors import VoxelwiseError
 
-__all__ = ["WorkflowError", "WorkflowInputError", "WorkflowNotFoundError"]
+__all__ = [
+    "TrainingLabelsError",
+    "WorkflowError",
+    "WorkflowInputError",
+    "WorkflowNotFoundError",
+]
 
 
 class WorkflowError(VoxelwiseError, ValueError):
@@ -18,3 +23,8 @@ class WorkflowInputError(VoxelwiseError, ValueError):
 
 class WorkflowNotFoundError(VoxelwiseError, FileNotFoundError):
     """No workflow file at the given path."""
+
+
+class TrainingLabelsError(WorkflowInputError):
+    """Weak annotation (:func:`~voxelwise.workflows.deep_from_shallow`) found nothing to learn
+    from: no confidence layer, or fewer than two classes confident enough in the region."""

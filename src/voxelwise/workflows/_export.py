@@ -41,7 +41,7 @@ __all__ = ["export_workflow"]
 #: Library runs that are bookkeeping, not steps.
 _IGNORED = frozenset({"demo"})
 #: Steps whose inputs are optional at replay (training reuses the recorded model; metrics skip).
-_OPTIONAL_USERS = frozenset({"shallow_train", "deep_train", "metrics"})
+_OPTIONAL_USERS = frozenset({"shallow_train", "deep_train", "deep_from_shallow", "metrics"})
 #: Facts learn.train records with the classifier's parameters that are not parameters.
 _RUN_FACTS = frozenset({"fit_seconds", "random_state"})
 

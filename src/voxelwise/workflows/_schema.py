@@ -43,6 +43,7 @@ __all__ = [
     "layer_refs",
     "load_workflow",
     "save_workflow",
+    "step_kind",
     "step_refs",
     "validate_workflow",
 ]
@@ -130,6 +131,16 @@ STEP_KINDS: dict[str, StepKind] = {
             defaults={"image": RAW, "name": "prediction"},
         ),
         _kind(
+            "deep_from_shallow",
+            "workflows.deep_from_shallow: a network trained on the confident voxels of a "
+            "shallow prediction (weak annotation), predicting label and confidence layers",
+            "prediction confidence image roi predict_roi min_confidence config max_minutes "
+            "name device rng",
+            required=("prediction",),
+            layers=("prediction", "confidence", "image"),
+            defaults={"image": RAW, "name": "unet", "min_confidence": 0.7, "max_minutes": 20.0},
+        ),
+        _kind(
             "instances",
             "analysis.find_instances: numbered objects of a mask or class layer",
             "source name value by_value connectivity min_distance fill min_size",
@@ -174,9 +185,30 @@ def _as_str_list(value: Any, where: str, what: str) -> list[str]:
     return list(items)
 
 
+def step_kind(name: str) -> StepKind:
+    """The :class:`StepKind` of a built-in step, or of a plugin step ``package.name`` (see
+    :mod:`voxelwise.workflows._plugins`).
+
+    Raises
+    ------
+    WorkflowError
+        Neither a built-in step nor an installed, working plugin step.
+    """
+    if name in STEP_KINDS:
+        return STEP_KINDS[name]
+    from voxelwise.workflows._plugins import is_plugin_step, plugin_step_kind
+
+    if is_plugin_step(name):
+        return plugin_step_kind(name)
+    raise WorkflowError(
+        f"unknown step {name!r}; known steps: {', '.join(STEP_KINDS)}, or an installed plugin "
+        "step 'package.name' (voxelwise plugins list --kind step)"
+    )
+
+
 def layer_refs(step: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(parameter, layer name)`` for every layer a step reads (defaults included)."""
-    kind = STEP_KINDS[step["step"]]
+    kind = step_kind(step["step"])
     params = {**kind.defaults, **(step.get("params") or {})}
     refs: list[tuple[str, str]] = []
     for p in kind.layers:
@@ -187,12 +219,14 @@ def layer_refs(step: Mapping[str, Any]) -> list[tuple[str, str]]:
             refs += [(p, n) for n in _as_str_list(params[p], "", p)]
     if kind.name == "shallow_train" and params.get("mode") == "supervoxel":
         refs.append(("supervoxels", params.get("supervoxels") or "supervoxels"))
+    if kind.name == "deep_from_shallow" and params.get("confidence") is None:
+        refs.append(("confidence", f"{params['prediction']}_confidence"))
     return refs
 
 
 def step_refs(step: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(parameter, step id)`` for every earlier step a step uses."""
-    kind = STEP_KINDS[step["step"]]
+    kind = step_kind(step["step"])
     params = step.get("params") or {}
     refs: list[tuple[str, str]] = []
     for p in kind.steps:
@@ -208,6 +242,10 @@ def expected_outputs(step: Mapping[str, Any]) -> list[str]:
     if step.get("outputs") is not None:
         return list(step["outputs"])
     kind = step["step"]
+    if kind not in STEP_KINDS:
+        from voxelwise.workflows._plugins import plugin_outputs
+
+        return plugin_outputs(kind, step.get("params") or {})
     params = {**STEP_KINDS[kind].defaults, **(step.get("params") or {})}
     if kind == "features":
         from voxelwise.filters._features import features_from
@@ -221,6 +259,9 @@ def expected_outputs(step: Mapping[str, Any]) -> list[str]:
     if kind in ("shallow_predict", "deep_predict"):
         name = params["name"]
         return [name, f"{name}_confidence", f"{name}_entropy"]
+    if kind == "deep_from_shallow":
+        name = params["name"]
+        return [f"{name}_training", name, f"{name}_confidence"]
     if kind == "instances":
         return [params.get("name") or f"{params['source']}_instances"]
     if kind == "split" and params.get("labels"):
@@ -291,12 +332,12 @@ def _check_step(
     if sid in seen:
         raise _fail(where, "the id is used twice; give every step its own id")
     kind_name = step.get("step")
-    if kind_name not in STEP_KINDS:
-        raise _fail(
-            where,
-            f"unknown step {kind_name!r}; known steps: {', '.join(STEP_KINDS)}",
-        )
-    kind = STEP_KINDS[kind_name]
+    if not isinstance(kind_name, str):
+        raise _fail(where, f"unknown step {kind_name!r}; known steps: {', '.join(STEP_KINDS)}")
+    try:
+        kind = step_kind(kind_name)
+    except WorkflowError as e:
+        raise _fail(where, str(e)) from e
     params = step.get("params") or {}
     if not isinstance(params, Mapping):
         raise _fail(where, f"expected params as a mapping, got {params!r} instead")
@@ -315,6 +356,10 @@ def _check_step(
         missing.append("model (a shallow_train step id) or model_file")
     if missing:
         raise _fail(where, f"the {kind_name} step needs {', '.join(missing)}")
+    if kind_name not in STEP_KINDS:  # a plugin step: its parameters' types, from its schema
+        from voxelwise.workflows._plugins import check_plugin_params
+
+        check_plugin_params(kind_name, params, where)
     for p, layer in layer_refs(step):
         if layer not in available:
             raise _fail(

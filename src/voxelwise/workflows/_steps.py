@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from voxelwise._compute import ProgressCallback, Scheduler
 from voxelwise.workflows._errors import WorkflowInputError
+from voxelwise.workflows._plugins import is_plugin_step, run_plugin_step
 from voxelwise.workflows._schema import STEP_KINDS, layer_refs
 
 if TYPE_CHECKING:
@@ -140,6 +141,8 @@ def _run(step: dict[str, Any], ctx: StepContext, progress: Any) -> tuple[str, li
     """Run the library call of ``step``: (status, layers written, result)."""
     ws, kind, sid = ctx.ws, step["step"], step["id"]
     p = dict(step["params"])
+    if is_plugin_step(kind):
+        return run_plugin_step(step, ctx, progress)
     if kind == "features":
         return "ran", _features(ws, p, ctx, progress), {}
     if kind == "supervoxels":
@@ -204,6 +207,10 @@ def _run(step: dict[str, Any], ctx: StepContext, progress: Any) -> tuple[str, li
             progress=progress,
         )
         return "ran", out.layers, {}
+    if kind == "deep_from_shallow":
+        from voxelwise.workflows._weak import run_from_shallow
+
+        return run_from_shallow(step, ctx, progress)
     if kind == "measure":
         from voxelwise.analysis import analyze_layer
 
@@ -257,7 +264,7 @@ def execute_step(
     ``progress(done, total)`` follows the step's main pass (or a network's epochs) and may
     raise :class:`~voxelwise.errors.CancelledError`.
     """
-    if step["step"] not in STEP_KINDS:  # pragma: no cover - validate_workflow checks this
+    if step["step"] not in STEP_KINDS and not is_plugin_step(step["step"]):  # pragma: no cover
         raise WorkflowInputError(f"Unknown step {step['step']!r}")
     ws = ctx.ws
     before = max((r.id for r in ws.runs()), default=0)
