@@ -228,6 +228,8 @@ def main() -> None:
             line(f"val_miou_{name}", f"{result.best_val_miou:.4f}")
             if name != "default":
                 continue
+            tta = score(predict_proba(model, img[TEST], axes="auto", tta=True))
+            line(f"{label}_{name}_tta", f"{tta:.4f}")  # 4 in-plane rotations per patch
             line("default_axes", model.metadata["axes"])
             line("default_axis_scores", model.metadata.get("axis_scores"))
             if args.task == "classes":

@@ -48,8 +48,12 @@ def wait(app, widget, timeout: float = 300) -> None:
         raise TimeoutError("the widget is still busy")
 
 
-def shot(viewer, tab: int, name: str, widget) -> None:
-    widget.tabs.setCurrentIndex(tab)
+def shot(viewer, tab: str, name: str, widget) -> None:
+    """Show the dock widget's tab titled ``tab`` and save the whole window as ``name``.png."""
+    titles = [widget.tabs.tabText(i) for i in range(widget.tabs.count())]
+    if tab not in titles:
+        raise ValueError(f"No tab titled {tab!r}; the tabs are {titles}")
+    widget.tabs.setCurrentIndex(titles.index(tab))
     path = OUT / f"{name}.png"
     viewer.screenshot(str(path), canvas_only=False)
     print(f"wrote {path.relative_to(ROOT)}")
@@ -84,14 +88,14 @@ def main() -> int:
             ws.create_workspace()
             wait(app, widget)
             viewer.dims.set_point(0, 5)
-            shot(viewer, 0, "workspace", widget)
+            shot(viewer, "Workspace", "workspace", widget)
 
             widget.compute.compute_features()
             wait(app, widget)
             widget.compute.sv_size.setValue(12)
             widget.compute.compute_supervoxels()
             wait(app, widget)
-            shot(viewer, 1, "supervoxels", widget)
+            shot(viewer, "Compute", "supervoxels", widget)
             viewer.layers["supervoxels"].visible = False
 
             ann = widget.annotate
@@ -111,14 +115,14 @@ def main() -> int:
                     y, x = np.unravel_index(flat, smooth.shape)
                     ann.send_stroke([(5, y, x - 3), (5, y, x + 3)])
                 wait(app, widget)
-            shot(viewer, 2, "annotate", widget)
+            shot(viewer, "Annotate", "annotate", widget)
 
             seg = widget.segment
             seg.train_and_predict()
             wait(app, widget)
             for lyr in viewer.layers:
                 lyr.visible = lyr.name in ("raw", "prediction", "scribbles")
-            shot(viewer, 3, "prediction", widget)
+            shot(viewer, "Segment", "prediction", widget)
 
             an = widget.analysis
             an.source.setText("prediction")
@@ -137,11 +141,11 @@ def main() -> int:
                 lyr.visible = lyr.name in ("raw", "classes")
             an.table.sortItems(list(an.columns).index("volume_voxels"))
             an.go_to(an.table.rowCount() - 1)
-            shot(viewer, 4, "analysis", widget)
+            shot(viewer, "Analysis", "analysis", widget)
 
             widget.jobs.refresh()
             wait(app, widget)
-            shot(viewer, 5, "jobs", widget)
+            shot(viewer, "Jobs", "jobs", widget)
             widget.close_session()
             viewer.close()
     return 0

@@ -61,6 +61,23 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--arch", choices=["unet2d", "unet3d", "hybrid"], help="network")
     p.add_argument(
+        "--encoder",
+        choices=["resnet18", "resnet34"],
+        help="2D U-Net on a ResNet encoder (with --arch unet2d, the default)",
+    )
+    p.add_argument(
+        "--encoder-weights",
+        metavar="WEIGHTS",
+        help="pretrained encoder: 'imagenet' (downloaded once; pip install "
+        "'voxelwise[pretrained]') or a .safetensors/.pth file",
+    )
+    p.add_argument(
+        "--freeze-epochs",
+        type=int,
+        metavar="N",
+        help="with --encoder-weights: epochs that train the decoder alone (default 2)",
+    )
+    p.add_argument(
         "--epochs", type=int, metavar="N", help="number of epochs (overrides the config)"
     )
     p.add_argument("--max-minutes", type=float, metavar="M", help="wall-time budget in minutes")
@@ -195,6 +212,22 @@ def _train_config(deep: Any, path: str | None, arch: str | None) -> Any:
         raise VoxelwiseError(f"Invalid training settings{where}: {e}") from e
 
 
+def _with_encoder(deep: Any, cfg: Any, args: argparse.Namespace) -> Any:
+    """``cfg`` with ``--encoder``, ``--encoder-weights`` and ``--freeze-epochs`` applied."""
+    given = {
+        "encoder": args.encoder,
+        "encoder_weights": args.encoder_weights,
+        "freeze_epochs": args.freeze_epochs,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return cfg
+    try:
+        return deep.TrainConfig.from_dict({**cfg.to_dict(), **given})
+    except (ValueError, TypeError) as e:
+        raise VoxelwiseError(f"Invalid training settings: {e}") from e
+
+
 def _model_out(path: str, overwrite: bool) -> Path:
     out = Path(path)
     if out.suffix != ".pt":
@@ -237,6 +270,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     deep = _deep()
     _check_device(deep, args.device)
     cfg = _train_config(deep, args.config, args.arch)
+    cfg = _with_encoder(deep, cfg, args)
     common: dict[str, Any] = {
         "out": out,
         "config": cfg,

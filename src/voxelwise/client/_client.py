@@ -14,6 +14,7 @@ from voxelwise.client._http import Http, seg
 from voxelwise.client._images import ImagesMixin
 from voxelwise.client._jobs import Job
 from voxelwise.client._objects import ObjectsMixin
+from voxelwise.client._preview import PreviewMixin
 from voxelwise.client._workflows import WorkflowsMixin
 
 __all__ = ["Client"]
@@ -23,7 +24,7 @@ def _ws(name: str) -> str:
     return f"/workspaces/{seg(name)}"
 
 
-class Client(ComputeMixin, ActiveMixin, ObjectsMixin, WorkflowsMixin, ImagesMixin):
+class Client(ComputeMixin, ActiveMixin, ObjectsMixin, WorkflowsMixin, ImagesMixin, PreviewMixin):
     """Talk to a voxelwise server (``voxelwise serve``) over HTTP.
 
     Parameters

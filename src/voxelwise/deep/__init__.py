@@ -4,7 +4,9 @@ Networks
     :class:`UNet2D` (residual encoder), :class:`UNet3D` (anisotropy-aware pooling,
     :func:`pools_for`), :class:`HybridNet` (Guay et al. 2D-3D net with a 3D pyramid head and an
     auxiliary 2D output); :class:`MCDropout` / :func:`set_mc_dropout` for Monte-Carlo dropout;
-    every net has ``embed(x)`` (bottleneck features).
+    every net has ``embed(x)`` (bottleneck features). :class:`ResNetUNet`: a U-Net on a
+    ResNet-18/34 encoder, optionally ImageNet-pretrained (:func:`load_encoder_weights`,
+    ``pip install voxelwise[pretrained]``; ``TrainConfig(encoder=..., encoder_weights=...)``).
 Training
     :func:`train` from files, arrays or Volumes with a :class:`TrainConfig` (YAML), returning a
     :class:`TrainResult`; :func:`find_lr`; losses in :func:`compute_loss`. Several registered
@@ -37,8 +39,11 @@ from typing import Any
 
 __all__ = [
     "DeepModel",
+    "EncoderWeightsError",
     "HybridNet",
     "MCDropout",
+    "PretrainedWeightsError",
+    "ResNetUNet",
     "TrainConfig",
     "TrainResult",
     "UNet2D",
@@ -49,6 +54,7 @@ __all__ = [
     "compute_loss",
     "find_lr",
     "fuse_probabilities",
+    "load_encoder_weights",
     "load_model",
     "parse_device",
     "plan_axes",
@@ -74,6 +80,10 @@ _WHERE = {
     "pools_for": "_nets",
     "set_mc_dropout": "_nets",
     "stack_channels": "_data",
+    "EncoderWeightsError": "_encoders",
+    "PretrainedWeightsError": "_encoders",
+    "ResNetUNet": "_encoders",
+    "load_encoder_weights": "_encoders",
     "TrainConfig": "_config",
     "TrainResult": "_train",
     "find_lr": "_lr",

@@ -9,6 +9,9 @@ from typing import Any
 
 __all__ = ["TrainConfig"]
 
+#: The ResNet encoders of :class:`voxelwise.deep._encoders.ResNetUNet` (torch-free list).
+ENCODER_NAMES = ("resnet18", "resnet34")
+
 _DEFAULT_PATCH = {"unet2d": (256, 256), "unet3d": (16, 128, 128), "hybrid": (5, 128, 128)}
 
 
@@ -22,7 +25,19 @@ class TrainConfig:
         Network: residual 2D U-Net, anisotropic 3D U-Net or the Guay hybrid 2D-3D net.
     network : dict
         Extra network options (``depth``, ``width``, ``blocks``, ``dropout``; ``pools`` for
-        the 3D U-Net, else planned from ``spacing`` and the patch size).
+        the 3D U-Net, else planned from ``spacing`` and the patch size; ``decoder_channels``
+        and ``dropout`` with an ``encoder``).
+    encoder : {'resnet18', 'resnet34'}, optional
+        With ``arch='unet2d'``: a U-Net on a ResNet encoder (the segmentation-models-pytorch
+        layout, see :class:`voxelwise.deep._encoders.ResNetUNet`) instead of the residual U-Net.
+    encoder_weights : str, optional
+        Pretrained weights for the ``encoder``: ``'imagenet'`` (downloaded once from the Hugging
+        Face Hub and cached; needs ``pip install 'voxelwise[pretrained]'``) or the path of a
+        ``.safetensors`` / ``.pth`` file with timm/torchvision key names. Default: random
+        initialisation. The model file holds the weights, so it never downloads them again.
+    freeze_epochs : int
+        With ``encoder_weights``: train the decoder alone (encoder frozen, its batch norm in
+        eval mode) for this many epochs, then the whole network.
     patch_size : tuple of int, optional
         (y, x) in-plane size for 'unet2d', (z, y, x) for the 3D nets. Default (256, 256),
         (16, 128, 128) and (5, 128, 128). Patches are cut at native resolution.
@@ -79,6 +94,9 @@ class TrainConfig:
 
     arch: str = "unet2d"
     network: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None
+    encoder_weights: str | None = None
+    freeze_epochs: int = 2
     patch_size: tuple[int, ...] | None = None
     axes: str = "auto"
     spacing: tuple[float, float, float] | None = None
@@ -151,9 +169,45 @@ class TrainConfig:
             raise ValueError(f"Expected lr as a number or 'auto', got {self.lr!r} instead")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"Expected 0 < val_fraction < 1, got {self.val_fraction} instead")
+        self._check_encoder()
         if self.spacing is not None:
             self.spacing = tuple(float(v) for v in self.spacing)  # type: ignore[assignment]
         self.percentiles = tuple(float(v) for v in self.percentiles)  # type: ignore[assignment]
+
+    def _check_encoder(self) -> None:
+        if self.encoder is not None:
+            if self.encoder not in ENCODER_NAMES:
+                raise ValueError(
+                    f"Expected encoder as one of {ENCODER_NAMES} or None, got "
+                    f"{self.encoder!r} instead"
+                )
+            if self.arch != "unet2d":
+                raise ValueError(
+                    f"Expected arch='unet2d' with encoder={self.encoder!r} (a 2D ResNet "
+                    f"encoder), got arch={self.arch!r}; drop the encoder for 3D networks"
+                )
+            unknown = sorted(set(self.network) - {"decoder_channels", "dropout", "in_channels"})
+            if unknown:
+                raise ValueError(
+                    f"Unknown network options {unknown} with encoder={self.encoder!r}; a U-Net "
+                    "on a ResNet encoder takes 'decoder_channels' and 'dropout'"
+                )
+        if self.encoder_weights is not None:
+            if self.encoder is None:
+                raise ValueError(
+                    f"Expected an encoder (e.g. encoder='resnet34') with "
+                    f"encoder_weights={self.encoder_weights!r}; pretrained weights are for the "
+                    "ResNet encoders"
+                )
+            if not isinstance(self.encoder_weights, str) or not self.encoder_weights:
+                raise ValueError(
+                    f"Expected encoder_weights as 'imagenet' or a file path, got "
+                    f"{self.encoder_weights!r} instead"
+                )
+        if isinstance(self.freeze_epochs, bool) or not isinstance(self.freeze_epochs, int):
+            raise ValueError(f"Expected freeze_epochs as an integer, got {self.freeze_epochs!r}")
+        if self.freeze_epochs < 0:
+            raise ValueError(f"Expected freeze_epochs >= 0, got {self.freeze_epochs} instead")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -23,8 +23,6 @@ def batch_loss(
     cfg: TrainConfig,
     weights: torch.Tensor | None,
 ) -> torch.Tensor:
-    if x.ndim == 4:  # 2D: channels-last convolutions are ~1.4x faster on CPU (oneDNN)
-        x = x.contiguous(memory_format=torch.channels_last)
     main, aux = net.forward_all(x)  # type: ignore[operator]
     loss = compute_loss(
         main.float(), y, kind=cfg.loss, weights=weights, edge_weight=cfg.edge_weight

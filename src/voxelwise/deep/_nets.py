@@ -480,9 +480,25 @@ class PluginNet(_Net):
 
 def build_network(arch: str, classes: int, options: dict[str, Any] | None = None) -> _Net:
     """Build a network by name from plain options: ``'unet2d'``, ``'unet3d'``, ``'hybrid'``, or
-    a plugin network ``'package.name'`` (see :mod:`voxelwise.deep._plugins`)."""
+    a plugin network ``'package.name'`` (see :mod:`voxelwise.deep._plugins`).
+
+    ``'unet2d'`` with an ``encoder`` option (``'resnet18'``, ``'resnet34'``) is a
+    :class:`~voxelwise.deep._encoders.ResNetUNet` (randomly initialised; pretrained weights are
+    loaded by the trainer and then live in the state dict)."""
     options = dict(options or {})
+    if arch == "unet2d" and options.get("encoder") is not None:
+        from voxelwise.deep._encoders import ResNetUNet
+
+        allowed = {"encoder", "in_channels", "decoder_channels", "dropout"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ValueError(
+                f"Unknown network options {unknown} for a U-Net with a ResNet encoder; valid "
+                f"options are {sorted(allowed)}"
+            )
+        return ResNetUNet(classes, **options)
     if arch == "unet2d":
+        options.pop("encoder", None)
         return UNet2D(classes, **options)
     if arch == "unet3d":
         return UNet3D(classes, **options)

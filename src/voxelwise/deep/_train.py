@@ -28,6 +28,7 @@ from voxelwise.deep._data import (
     split_regions,
 )
 from voxelwise.deep._device import parse_device
+from voxelwise.deep._encoders import load_encoder_weights, set_encoder_frozen
 from voxelwise.deep._losses import class_weights, compute_loss
 from voxelwise.deep._lr import batch_loss, find_lr, one_cycle
 from voxelwise.deep._model import DeepModel, apply_normalization, load_model, save_model
@@ -287,9 +288,13 @@ def train(
             f"config when more than {_MAX_CLASSES} classes are really meant"
         )
     base = None
+    weights_file = None
     if init_model is not None:
         base = load_model(init_model)
         cfg.arch = base.metadata["arch"]
+        # its network (and encoder weights) are the starting point
+        cfg.encoder = (base.metadata.get("network") or {}).get("encoder")
+        cfg.encoder_weights = None
         if base.channels != channels:
             raise InvalidVolumeError(
                 f"The model {init_model} takes {base.channels} input channel(s) "
@@ -327,16 +332,21 @@ def train(
         options = base.metadata["network"]
     else:
         options = dict(cfg.network)
-        if dev.type == "cuda" and cfg.arch == "unet2d":
+        if cfg.encoder is not None:
+            options["encoder"] = cfg.encoder
+        elif dev.type == "cuda" and cfg.arch == "unet2d":
             options.setdefault("width", 32)  # a GPU affords twice the features per level
         if channels > 1:
             options["in_channels"] = channels
         if cfg.arch == "unet3d" and "pools" not in options:
             options["pools"] = pools_for(options.pop("depth", 3), cfg.spacing, psize)
         net = build_network(cfg.arch, classes, options)
+        if cfg.encoder_weights is not None:
+            weights_file = load_encoder_weights(net, cfg.encoder_weights)
+    freeze = cfg.freeze_epochs if weights_file is not None else 0
     net.to(dev).train()
-    if network_ndim(cfg.arch) == 2:  # channels-last: ~1.4x faster 2D training steps on CPU
-        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    # Not channels-last: its CPU backward (torch 2.13, oneDNN) crashes on narrow U-Nets
+    # (segfault / double free, e.g. width 8); inference uses it safely (see _tiles.forward).
     weights = None
     if cfg.class_balance:
         weights = class_weights(torch.from_numpy(counts[1 : classes + 1].astype(np.float64))).to(
@@ -381,6 +391,8 @@ def train(
         "provenance": {
             "torch": torch.__version__,
             "init_model": str(init_model) if init_model else None,
+            "encoder_weights": str(weights_file) if weights_file else None,
+            "freeze_epochs": freeze,
         },
     }
     cfg.to_yaml(out / "config.yaml")
@@ -389,6 +401,8 @@ def train(
     budget = None if cfg.max_minutes is None else cfg.max_minutes * 60
     step = 0
     for epoch in range(1, cfg.epochs + 1):
+        if freeze:  # pretrained encoder: decoder alone first (again after _validate's train())
+            set_encoder_frozen(net, epoch <= freeze)
         losses = []
         for _ in range(cfg.steps_per_epoch):
             x, y = batches.batch(cfg.batch_size)

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from voxelwise.napari._display import DisplaySync
 from voxelwise.napari._errors import describe_error
 from voxelwise.napari._session import Session
 
@@ -56,6 +57,7 @@ class Hub:
         self.busy = 0
         self.workers: list[Any] = []
         self.listeners: list[Callable[[str], None]] = []
+        self.display = DisplaySync(self)
 
     def notify(self, event: str) -> None:
         """Tell every panel that something changed (``"connected"``, ``"workspace"``, ...)."""
@@ -123,14 +125,16 @@ class Panel(QWidget):
         *args: Any,
         done: Callable[[Any], None] | None = None,
         failed: Callable[[BaseException], None] | None = None,
+        yielded: Callable[[Any], None] | None = None,
         what: str = "",
         quiet: bool = False,
     ) -> Any:
         """Run ``fn(*args)`` in a worker thread; ``done(result)`` runs on the GUI thread.
 
         ``fn`` may be a generator yielding ``(fraction, message, ...)`` (e.g. :func:`follow_job`):
-        the progress bar follows it. An error becomes a message in the status line (and calls
-        ``failed(error)``), never a traceback. ``quiet``: leave the status line and progress bar
+        the progress bar follows it, and ``yielded(value)`` sees every value on the GUI thread.
+        An error becomes a message in the status line (and calls ``failed(error)``), never a
+        traceback. ``quiet``: leave the status line and progress bar
         alone unless there is an error (background refreshes).
         """
         if inspect.isgeneratorfunction(fn):
@@ -164,6 +168,8 @@ class Panel(QWidget):
             if len(value) > 2:  # a job: it can be cancelled from here
                 self.job_id = str(value[2])
                 self.cancel.setVisible(True)
+            if yielded is not None:
+                self.guard(lambda: yielded(value))
 
         def on_error(exc: BaseException) -> None:
             self.say(describe_error(exc), error=True)
@@ -222,11 +228,19 @@ class Panel(QWidget):
         return self.run(fetch, done=lambda tuples: self.add_tuples(tuples, **extra), what=what)
 
     def add_tuples(self, tuples: list[tuple[Any, dict[str, Any], str]], **extra: Any) -> None:
+        """Add the layers; ``extra`` attributes (e.g. visible, opacity, contour) apply where the
+        layer has no display setting of that name stored on the server. Display changes the
+        user makes to image layers are saved back (see :class:`DisplaySync`)."""
+        workspace = self.session.workspace
         for data, kwargs, kind in tuples:
             name = kwargs["name"]
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
             add = self.viewer.add_labels if kind == "labels" else self.viewer.add_image
             layer = add(data, **kwargs)
-            for key, value in extra.items():  # e.g. visible, opacity, contour
-                setattr(layer, key, value)
+            stored = set(kwargs.get("metadata", {}).get("voxelwise", {}).get("display") or ())
+            for key, value in extra.items():
+                if key not in stored:
+                    setattr(layer, key, value)
+            if kind == "image" and workspace is not None:
+                self.hub.display.watch(layer, workspace)

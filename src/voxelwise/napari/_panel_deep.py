@@ -1,14 +1,53 @@
-"""The Deep tab: train a network on the scribbles with a settings form, predict the workspace."""
+"""The Deep tab: train a network on the scribbles with a settings form (the loss and
+validation curves drawn live, epoch by epoch), predict the workspace with one network or an
+ensemble of registered ones."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Generator
 from typing import Any
 
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+)
 
 from voxelwise.napari._base import Hub, Panel, follow_job
+from voxelwise.napari._plot import CurvePlot
 
-__all__ = ["DeepPanel", "parse_patch"]
+__all__ = ["METRICS_LOG", "DeepPanel", "parse_metrics", "parse_patch"]
+
+METRICS_LOG = "epoch metrics: "
+"""Prefix of the log line a deep training job writes after each epoch (the server's
+``voxelwise.server._ops_learn.METRICS_LOG``), followed by the epoch's metrics as JSON."""
+CURVES = ("train_loss", "val_loss", "val_miou")
+
+
+def parse_metrics(lines: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """The per-epoch metrics in a training job's log lines (``Job.logs()``), in epoch order."""
+    rows: dict[int, dict[str, float]] = {}
+    for line in lines:
+        message = str(line.get("message", ""))
+        if not message.startswith(METRICS_LOG):
+            continue
+        try:
+            row = json.loads(message[len(METRICS_LOG) :])
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("epoch"), int | float):
+            rows[int(row["epoch"])] = {
+                str(k): float(v)
+                for k, v in row.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+    return [rows[k] for k in sorted(rows)]
 
 
 def parse_patch(text: str) -> list[int] | None:
@@ -65,10 +104,29 @@ class DeepPanel(Panel):
             ("Batch size", self.batch),
             ("Time limit (minutes)", self.minutes),
             ("Device", self.device),
-            ("Prediction name", self.output),
         ):
             self.form.addRow(label, widget)
         self.form.addRow(self.button("Train network", self.train))
+        self.plot = CurvePlot(
+            {"train_loss": "#5aa0f0", "val_loss": "#f0a040", "val_miou": "#60d060"},
+            unit_scale=("val_miou",),
+        )
+        self.form.addRow("Training curves", self.plot)
+        self.history: list[dict[str, float]] = []
+        self.models = QListWidget()
+        self.models.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.models.setMaximumHeight(110)
+        self.models.setToolTip(
+            "Select one network, or several for an ensemble (their probabilities are "
+            "averaged); none selected: the model name above"
+        )
+        self.top_k = _spin(0, 17, 0)
+        self.top_k.setSpecialValueText("all")
+        self.top_k.setToolTip("Ensemble: keep the k networks of best validation mIoU")
+        self.form.addRow("Registered networks", self.models)
+        self.form.addRow(self.button("Refresh networks", self.refresh_models))
+        self.form.addRow("Ensemble top-k", self.top_k)
+        self.form.addRow("Prediction name", self.output)
         self.form.addRow(self.button("Predict with network", self.predict))
         self.finish_layout()
 
@@ -98,15 +156,40 @@ class DeepPanel(Panel):
         if self.minutes.value() > 0:
             options["max_minutes"] = float(self.minutes.value())
         epochs = int(self.epochs.value())
+        self.set_history([])
 
-        def train_job() -> Any:
-            for fraction, _message, job_id in follow_job(lambda: client.deep_train(ws, **options)):
-                yield fraction, f"training: epoch {round(fraction * epochs)}/{epochs}", job_id
-            return client.job(job_id).wait(timeout=60)
+        def train_job(poll: float = 0.3) -> Generator[Any, None, Any]:
+            job = client.deep_train(ws, **options)
+            lines: list[dict[str, Any]] = []
+            while True:
+                done = job.done
+                new = job.logs(after=int(lines[-1]["id"]) if lines else 0)
+                lines.extend(new)
+                history = parse_metrics(lines)
+                epoch = int(history[-1]["epoch"]) if history else 0
+                yield job.progress, f"training: epoch {epoch}/{epochs}", job.id, history
+                if done:
+                    break
+                time.sleep(poll)
+                job.refresh()
+            return job.wait(timeout=60)
 
-        self.run(train_job, done=self._trained, what="training network")
+        self.run(train_job, done=self._trained, yielded=self._progressed, what="training network")
+
+    def set_history(self, history: list[dict[str, float]]) -> None:
+        """Draw the per-epoch training curves (rows with ``train_loss``, ``val_loss``,
+        ``val_miou``)."""
+        self.history = [dict(h) for h in history]
+        self.plot.set_curves({k: [float(h[k]) for h in self.history if k in h] for k in CURVES})
+
+    def _progressed(self, value: Any) -> None:
+        if len(value) > 3 and len(value[3]) != len(self.history):
+            self.set_history(value[3])
 
     def _trained(self, result: dict[str, Any]) -> None:
+        if result.get("history"):
+            self.set_history(list(result["history"]))
+        self.refresh_models(quiet=True)
         miou = result.get("best_val_miou")
         score = f", best validation mIoU {miou:.3f}" if isinstance(miou, int | float) else ""
         self.say(
@@ -114,16 +197,61 @@ class DeepPanel(Panel):
             f"{float(result.get('seconds') or 0):.0f} s{score}"
         )
 
+    def selected_models(self) -> list[str]:
+        """The networks selected in the list, in list order."""
+        items = sorted(self.models.selectedItems(), key=self.models.row)
+        return [item.text() for item in items]
+
+    def refresh_models(self, *, quiet: bool = False) -> None:
+        """List the workspace's deep networks (training jobs' and imported ones)."""
+        client, ws = self.session.require_workspace()
+
+        def fetch() -> list[str]:
+            return [str(m["name"]) for m in client.models(ws) if m.get("kind") == "deep"]
+
+        self.run(fetch, done=self._listed, what="listing networks", quiet=quiet)
+
+    def _listed(self, names: list[str]) -> None:
+        selected = set(self.selected_models())
+        self.models.clear()
+        for name in names:
+            item = QListWidgetItem(name)
+            self.models.addItem(item)
+            item.setSelected(name in selected)
+
+    def on_event(self, event: str) -> None:
+        if event == "workspace" and self.session.workspace is not None:
+            self.models.clear()
+            self.refresh_models(quiet=True)
+
+    def prediction_options(self) -> dict[str, Any]:
+        """``model`` and, for several selected networks, ``ensemble`` (and ``top_k``)."""
+        chosen = self.selected_models() or [self.model.text().strip() or "deep"]
+        options: dict[str, Any] = {"model": chosen[0]}
+        if len(chosen) > 1:
+            options["ensemble"] = chosen[1:]
+            k = int(self.top_k.value())
+            if k > len(chosen):
+                raise ValueError(
+                    f"Expected an ensemble top-k of at most {len(chosen)} (the networks "
+                    f"selected), got {k}; select more networks or lower top-k"
+                )
+            if k > 0:
+                options["top_k"] = k
+        return options
+
     def predict(self) -> None:
         client, ws = self.session.require_workspace()
-        model = self.model.text().strip() or "deep"
+        options = self.prediction_options()
         name = self.output.text().strip() or "deep_prediction"
         device = self.device.currentText()
+        members = [options["model"], *options.get("ensemble", [])]
+        what = "the network" if len(members) == 1 else f"an ensemble of {len(members)} networks"
 
         def submit() -> Any:
-            return client.deep_predict(ws, model=model, name=name, device=device, overwrite=True)
+            return client.deep_predict(ws, name=name, device=device, overwrite=True, **options)
 
-        self.run(follow_job, submit, done=self._predicted, what="predicting with the network")
+        self.run(follow_job, submit, done=self._predicted, what=f"predicting with {what}")
 
     def _predicted(self, result: dict[str, Any]) -> None:
         layers = list(result.get("layers") or [])

@@ -18,6 +18,7 @@ __all__ = [
     "Session",
     "image_display",
     "napari_kwargs",
+    "stored_display",
 ]
 MAX_PAINT_BYTES = 1 << 30
 """Largest annotation layer held in memory for painting (bigger: paint in an ROI workspace)."""
@@ -27,10 +28,44 @@ EXTRA_IMAGE_OPACITY = 0.7
 _BLENDINGS = ("translucent", "translucent_no_depth", "additive", "minimum", "opaque")
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        return float(value)
+    return None
+
+
+def stored_display(info: dict[str, Any]) -> dict[str, Any]:
+    """The display settings stored in a layer's metadata (``params["display"]``, written by
+    :meth:`Session.save_display`): ``colormap``, ``blending``, ``opacity``, ``contrast_limits``
+    and ``gamma``, each only where present and valid."""
+    params = info.get("params") or {}
+    meta = params.get("display") if isinstance(params, dict) else None
+    out: dict[str, Any] = {}
+    if not isinstance(meta, dict):
+        return out
+    if isinstance(meta.get("colormap"), str) and meta["colormap"]:
+        out["colormap"] = meta["colormap"]
+    if meta.get("blending") in _BLENDINGS:
+        out["blending"] = meta["blending"]
+    opacity = _number(meta.get("opacity"))
+    if opacity is not None:
+        out["opacity"] = min(max(opacity, 0.0), 1.0)
+    limits = meta.get("contrast_limits")
+    if isinstance(limits, list | tuple) and len(limits) == 2:
+        low, high = _number(limits[0]), _number(limits[1])
+        if low is not None and high is not None and low < high:
+            out["contrast_limits"] = [low, high]
+    gamma = _number(meta.get("gamma"))
+    if gamma is not None and gamma > 0:
+        out["gamma"] = gamma
+    return out
+
+
 def image_display(info: dict[str, Any], image_index: int | None) -> dict[str, Any]:
     """Colormap, blending and opacity of an image layer: the ``display`` entry of its metadata
-    (``params["display"]``) where present, else grey for the first image layer (``raw``) and a
-    colormap of :data:`IMAGE_COLORMAPS` in turn, additive, for each further one."""
+    (``params["display"]``, see :func:`stored_display`) where present, else grey for the first
+    image layer (``raw``) and a colormap of :data:`IMAGE_COLORMAPS` in turn, additive, for each
+    further one."""
     out: dict[str, Any] = {}
     if image_index is not None and image_index > 0:
         out = {
@@ -38,16 +73,7 @@ def image_display(info: dict[str, Any], image_index: int | None) -> dict[str, An
             "blending": "additive",
             "opacity": EXTRA_IMAGE_OPACITY,
         }
-    params = info.get("params") or {}
-    meta = params.get("display") if isinstance(params, dict) else None
-    if isinstance(meta, dict):
-        if isinstance(meta.get("colormap"), str) and meta["colormap"]:
-            out["colormap"] = meta["colormap"]
-        if meta.get("blending") in _BLENDINGS:
-            out["blending"] = meta["blending"]
-        opacity = meta.get("opacity")
-        if isinstance(opacity, int | float) and not isinstance(opacity, bool):
-            out["opacity"] = min(max(float(opacity), 0.0), 1.0)
+    out.update(stored_display(info))
     return out
 
 
@@ -77,7 +103,9 @@ def napari_kwargs(
     get contrast limits from the stored statistics, so napari never scans the whole volume.
     Layers of kind ``"image"`` (``image_index``: their place among the workspace's image
     layers, ``raw`` being 0) get their own colormap, blending and opacity (see
-    :func:`image_display`), so several modalities show over each other.
+    :func:`image_display`), so several modalities show over each other. Display settings
+    stored with the layer (:func:`stored_display`) come last and win; their names are listed
+    in ``metadata["voxelwise"]["display"]``.
     """
     kind = str(info.get("kind", "image"))
     levels = info.get("levels") or [{}]
@@ -99,6 +127,9 @@ def napari_kwargs(
         kwargs["blending"] = "additive"
     if kind == "image":
         kwargs.update(image_display(info, image_index))
+    stored = stored_display(info)
+    kwargs.update(stored)
+    kwargs["metadata"]["voxelwise"]["display"] = sorted(stored)
     return kwargs, "image"
 
 
@@ -244,6 +275,11 @@ class Session:
             kwargs["multiscale"] = True
             return levels, kwargs, kind
         return levels[0], kwargs, kind
+
+    def save_display(self, workspace: str, layer: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Store display settings (``colormap``, ``opacity``, ``contrast_limits``, ``blending``,
+        ``gamma``) in the metadata of ``layer`` of ``workspace``; returns what is stored."""
+        return dict(self.require().set_display(workspace, layer, **settings))
 
     def fetch_labels(self, layer: str, *, max_bytes: int = MAX_PAINT_BYTES) -> np.ndarray:
         """An annotation layer as a writable NumPy array, for painting in napari.

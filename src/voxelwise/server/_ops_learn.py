@@ -165,7 +165,7 @@ def deep_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any])
             init_model=None if init is None else model_path(ws, init, deep=True) / "model.pt",
             device=p.get("device", "auto"),
             rng=p.get("rng", 0),
-            progress=ctx.stage(0.0, 1.0, "training"),
+            progress=_epoch_reporter(ctx, tmp),
             channel_names=layers,
         )
         meta = {
@@ -186,7 +186,54 @@ def deep_train(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any])
         "stopped": result.stopped,
         "seconds": result.seconds,
         "images": layers,
+        "history": jsonable(result.history),
     }
+
+
+METRICS_LOG = "epoch metrics: "
+"""Prefix of the job log line a deep training job writes after each epoch, followed by the
+epoch's row of ``metrics.csv`` as JSON (``epoch``, ``train_loss``, ``val_loss``, ``val_miou``,
+``lr``, ``seconds``), so clients can plot the curves while the job runs."""
+
+
+def _epoch_reporter(ctx: JobContext, out: Path) -> Any:
+    """A ``progress(epoch, epochs)`` callback that reports the job's progress and logs the
+    epoch's metrics (the last row the training loop wrote to ``out/metrics.csv``)."""
+    import csv
+
+    stage = ctx.stage(0.0, 1.0, "training")
+
+    def progress(epoch: int, epochs: int) -> None:
+        metrics = out / "metrics.csv"
+        if metrics.is_file():
+            with open(metrics, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            if rows:
+                row = {k: float(v) for k, v in rows[-1].items() if v not in (None, "")}
+                ctx.log(METRICS_LOG + json.dumps(jsonable(row)))
+        stage(epoch, epochs)
+
+    return progress
+
+
+def _deep_model_file(ws: Any, name: str) -> Path:
+    """The ``model.pt`` of deep model ``name``: a training job's folder ``models/NAME/``, else
+    a deep model of the workspace's registry (imported from another workspace or a file)."""
+    from voxelwise.errors import VoxelwiseError
+
+    file = model_path(ws, name, deep=True) / "model.pt"
+    if file.is_file():
+        return file
+    try:
+        info = ws.model(name)
+    except (VoxelwiseError, KeyError):
+        info = None
+    if info is not None and info.kind == "deep" and Path(info.file).is_file():
+        return Path(info.file)
+    raise FileNotFoundError(
+        f"No deep model named {name!r} in this workspace; train one first or import it "
+        "(GET .../models lists the registered models)"
+    )
 
 
 def _scratch(folder: Path, what: str) -> Path:
@@ -215,15 +262,16 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
     from voxelwise.server._ops_images import channel_source, check_channels
 
     ws = open_workspace(root, name)
-    folder = model_path(ws, p.get("model", "deep"), deep=True)
-    if not (folder / "model.pt").is_file():
-        raise FileNotFoundError(
-            f"No deep model named {p.get('model', 'deep')!r} in this workspace; train one first"
-        )
+    file = _deep_model_file(ws, p.get("model", "deep"))
+    folder = file.parent
     meta = (
         json.loads((folder / SERVER_META).read_text()) if (folder / SERVER_META).is_file() else {}
     )
-    model = load_model(folder / "model.pt")
+    model = load_model(file)
+    model_names = [str(p.get("model", "deep")), *(p.get("ensemble") or [])]
+    members = [model] + [load_model(_deep_model_file(ws, m)) for m in model_names[1:]]
+    if len(members) > 1:
+        ctx.log(f"ensemble of {len(members)} models (top_k={p.get('top_k')})")
     images = p.get("images")
     if images is None:
         images = model.channel_names if model.channels > 1 else [p.get("image", "raw")]
@@ -237,12 +285,13 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
     written: list[str] = []
     try:
         predict(
-            model,
+            members if len(members) > 1 else model,
             channel_source(ws, layers),
             tmp,
             axes=p.get("axes", "auto"),
             fusion=p.get("fusion", "auto"),
             tta=bool(p.get("tta", False)),
+            ensemble=p.get("top_k") if len(members) > 1 else None,
             outputs=outputs,
             batch_size=int(p.get("batch_size", 4)),
             device=p.get("device", "auto"),
@@ -273,7 +322,10 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
                 data,
                 kind=kind,
                 sources=layers,
-                params={"model": folder.name, "job": ctx.job_id},
+                params={
+                    "model": model_names[0] if len(members) == 1 else model_names,
+                    "job": ctx.job_id,
+                },
                 overwrite=overwrite,
                 label_set=label_set,
                 progress=ctx.stage(
@@ -283,7 +335,7 @@ def deep_predict(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any
             written.append(layer)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"model": folder.name, "layers": written, "images": layers}
+    return {"model": model_names[0], "models": model_names, "layers": written, "images": layers}
 
 
 def instances(ctx: JobContext, root: Path, name: str | None, p: dict[str, Any]) -> dict:

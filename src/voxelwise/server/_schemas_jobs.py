@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from voxelwise.server._schemas import Name, WorkspaceCreate
 from voxelwise.server._schemas_images import Channels
@@ -165,6 +165,26 @@ class DeepPredictRequest(_Job):
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 4
     device: Literal["auto", "cpu", "cuda"] = "auto"
     overwrite: bool = False
+    ensemble: Annotated[list[Name], Field(max_length=16)] | None = Field(
+        None,
+        description="More deep models (training jobs' or registered) predicting with model "
+        "as an ensemble: their class probabilities are averaged",
+    )
+    top_k: Annotated[int, Field(ge=1, le=17)] | None = Field(
+        None, description="Ensemble: keep the top_k members by their stored validation mIoU"
+    )
+
+    @model_validator(mode="after")
+    def _ensemble(self) -> DeepPredictRequest:
+        members = [self.model, *(self.ensemble or [])]
+        if len(set(members)) != len(members):
+            raise ValueError(f"Expected distinct ensemble models, got {members}")
+        if self.top_k is not None and self.top_k > len(members):
+            raise ValueError(
+                f"Expected top_k of at most {len(members)} (the ensemble's models), got "
+                f"{self.top_k}; add models to ensemble or lower top_k"
+            )
+        return self
 
 
 class InstancesRequest(_Job):

@@ -45,6 +45,40 @@ class LayersMixin:
                 conn.execute("SELECT 1 FROM layers WHERE name = ?", (name,)).fetchone() is not None
             )
 
+    def update_display(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge viewer display settings into a layer's ``params["display"]`` and return them.
+
+        ``changes`` maps setting names (``colormap``, ``opacity``, ``contrast_limits``, ...)
+        to JSON-able values; a value of ``None`` removes that setting. The read-modify-write
+        is one catalog transaction, so concurrent updates do not lose each other's keys.
+
+        Raises
+        ------
+        LayerNotFoundError
+            No such layer.
+        """
+        import json
+
+        with self._catalog.write() as conn:
+            row = conn.execute("SELECT params FROM layers WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise LayerNotFoundError(f"No layer named {name!r} in {self.path}")
+            params = json.loads(row["params"] or "{}")
+            if not isinstance(params, dict):
+                params = {}
+            display = dict(params.get("display") or {})
+            for key, value in changes.items():
+                if value is None:
+                    display.pop(key, None)
+                else:
+                    display[key] = value
+            params["display"] = display
+            conn.execute(
+                "UPDATE layers SET params = ? WHERE name = ?",
+                (json.dumps(params, allow_nan=False), name),
+            )
+        return display
+
     def layer(self, name: str) -> LayerInfo:
         """The catalog entry of one layer.
 
