@@ -33,7 +33,6 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from _harness import machine_line
@@ -136,40 +135,14 @@ def main() -> None:
     print(f"load_average_end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
-def two_kinds(n: int, seed: int = 0) -> tuple[np.ndarray, Any]:
-    """Solid balls (class 1) and hollow shells (class 2) of radius 4.5-5.5 voxels, equally
-    bright, in Gaussian noise; returns the image and the points at their centres."""
-    from voxelwise.points import Points
-
-    rng = np.random.default_rng(seed)
-    per_row = 8
-    rows = (n + 2 * per_row - 1) // (2 * per_row)
-    shape = (32, 16 + 24 * rows, 16 + 24 * per_row)
-    image = rng.normal(100, 12, shape).astype(np.float32)
-    grid = [
-        (z, y, x)
-        for z in (8, 24)
-        for y in range(12, shape[1] - 11, 24)
-        for x in range(12, shape[2] - 11, 24)
-    ]
-    grid = [grid[i] for i in rng.permutation(len(grid))][:n]
-    classes = []
-    for k, (z, y, x) in enumerate(grid):
-        zz, yy, xx = np.ogrid[z - 7 : z + 8, y - 11 : y + 12, x - 11 : x + 12]
-        r = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        radius = rng.uniform(4.5, 5.5)
-        blob = r <= radius if k % 2 == 0 else np.abs(r - radius) <= 1.2
-        image[z - 7 : z + 8, y - 11 : y + 12, x - 11 : x + 12] += 80 * blob
-        classes.append(1 + k % 2)
-    return image, Points.from_arrays(np.array(grid, float), classes)
-
-
 def clustering(n: int, png: str | None) -> None:
     import tempfile
 
     from sklearn.metrics import adjusted_rand_score
 
+    from voxelwise.data import balls_and_shells
     from voxelwise.points import (
+        Points,
         cluster_features,
         embed_features,
         patch_features,
@@ -177,7 +150,8 @@ def clustering(n: int, png: str | None) -> None:
         scatter_png,
     )
 
-    image, pts = two_kinds(n)
+    image, centres, classes = balls_and_shells(n, rng=0)  # 8 per row
+    pts = Points.from_arrays(centres, classes)
     t0 = time.perf_counter()
     x, _ = patch_features(sample_patches(image, pts, 16))
     xy = embed_features(x, method="tsne", rng=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import importlib.util
 
 import numpy as np
@@ -11,6 +13,7 @@ from sklearn.metrics import adjusted_rand_score, homogeneity_score
 
 from voxelwise._optional import MissingDependencyError
 from voxelwise.cli import main
+from voxelwise.data import balls_and_shells
 from voxelwise.points import (
     Points,
     PointsError,
@@ -25,28 +28,32 @@ from voxelwise.points import (
 from voxelwise.workspace import Workspace
 
 
-def two_kinds(n: int = 60, seed: int = 0) -> tuple[np.ndarray, Points]:
+def two_kinds(n: int = 60, rng: int = 0) -> tuple[np.ndarray, Points]:
     """Solid balls (class 1) and hollow shells (class 2) of radius 4.5-5.5, in noise."""
-    rng = np.random.default_rng(seed)
-    rows = (n // 2 + 5) // 6
-    shape = (32, 16 + 24 * rows, 160)
-    image = rng.normal(100, 12, shape).astype(np.float32)
-    grid = [
-        (z, y, x)
-        for z in (8, 24)
-        for y in range(12, shape[1] - 11, 24)
-        for x in range(12, shape[2] - 11, 24)
-    ]
-    grid = [grid[i] for i in rng.permutation(len(grid))][:n]
-    classes = []
-    for k, (z, y, x) in enumerate(grid):
-        zz, yy, xx = np.ogrid[z - 7 : z + 8, y - 11 : y + 12, x - 11 : x + 12]
-        r = np.sqrt((zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2)
-        radius = rng.uniform(4.5, 5.5)
-        blob = r <= radius if k % 2 == 0 else np.abs(r - radius) <= 1.2
-        image[z - 7 : z + 8, y - 11 : y + 12, x - 11 : x + 12] += 80 * blob
-        classes.append(1 + k % 2)
-    return image, Points.from_arrays(np.array(grid, float), classes)
+    image, centres, classes = balls_and_shells(n, columns=6, rng=rng)
+    return image, Points.from_arrays(centres, classes)
+
+
+def test_balls_and_shells_are_two_seeded_classes():
+    image, centres, classes = balls_and_shells(13, columns=6, rng=3)
+    assert image.shape == (32, 64, 160) and image.dtype == np.float32
+    assert centres.shape == (13, 3) and classes.tolist().count(2) == 6
+    assert len({tuple(c) for c in centres}) == 13
+    again, centres2, _ = balls_and_shells(13, columns=6, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(again, image)
+    np.testing.assert_array_equal(centres2, centres)
+    z, y, x = centres.astype(int).T
+    ball, shell = classes == 1, classes == 2
+    assert image[z, y, x][ball].min() > 150 > image[z, y, x][shell].max()  # solid vs hollow
+    on_shell = image[z, y, x + 5]  # the shell's wall (radius 4.5-5.5, 2.4 voxels thick)
+    assert on_shell[shell].min() > 130
+    assert not np.array_equal(balls_and_shells(13, columns=6, rng=4)[0], image)
+    with pytest.raises(ValueError, match="n >= 1"):
+        balls_and_shells(0)
+    with pytest.raises(TypeError, match="columns"):
+        balls_and_shells(4, columns=2.5)  # type: ignore[arg-type]
+    result = doctest.testmod(importlib.import_module("voxelwise.data._synthetic_objects"))
+    assert result.attempted >= 3 and result.failed == 0
 
 
 def test_patches_are_centred_and_padded():

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from voxelwise.cli._progress import progress_bar
+from voxelwise.cli._report import print_json, print_table, workspace_report
 
 __all__ = [
     "cmd_analyze",
@@ -36,12 +37,6 @@ def _fmt_spacing(spacing: Any, unit: str | None) -> str:
     return " x ".join(f"{v:g}" for v in spacing) + (f" {unit}" if unit else "")
 
 
-def _print_table(rows: list[tuple[str, Any]]) -> None:
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-
-
 def cmd_info(args: argparse.Namespace) -> None:
     from voxelwise._compute import compute
     from voxelwise.io import open_volume
@@ -68,7 +63,7 @@ def cmd_info(args: argparse.Namespace) -> None:
         with progress_bar("value range", enabled=not args.quiet, unit="task") as progress:
             vmin, vmax = compute(lo(data), hi(data), progress=progress)
         rows.append(("value range", f"{vmin} .. {vmax}"))
-    _print_table(rows)
+    print_table(rows)
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
@@ -109,8 +104,6 @@ def cmd_workspace_create(args: argparse.Namespace) -> None:
 
 
 def _print_workspace(ws: Any) -> None:
-    from voxelwise.cli._report import workspace_report
-
     print(workspace_report(ws))
 
 
@@ -140,10 +133,16 @@ def cmd_workspace_delete_layer(args: argparse.Namespace) -> None:
 def cmd_datasets_list(args: argparse.Namespace) -> None:
     from voxelwise.data import datasets
 
-    for info in datasets():
-        spacing = _fmt_spacing(info.spacing, info.unit)
-        shape = " x ".join(str(s) for s in info.shape)
-        print(f"{info.name:<10} {shape:<16} {spacing:<22} {info.description}")
+    rows = [
+        (
+            info.name,
+            " x ".join(str(s) for s in info.shape),
+            _fmt_spacing(info.spacing, info.unit),
+            info.description,
+        )
+        for info in datasets()
+    ]
+    print_table(rows, widths=(10, 16, 22), sep=" ", fit=False)
 
 
 def cmd_datasets_fetch(args: argparse.Namespace) -> None:
@@ -319,8 +318,6 @@ def _int_list(text: str | None) -> list[int] | None:
 
 
 def cmd_metrics(args: argparse.Namespace) -> None:
-    import json
-
     from voxelwise import analysis
 
     classes = _int_list(args.classes)
@@ -355,7 +352,10 @@ def cmd_metrics(args: argparse.Namespace) -> None:
                     scheduler=args.scheduler,
                     progress=progress,
                 )
-    print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report)
 
 
 def _key_value(text: str, option: str) -> tuple[str, Any]:

@@ -8,10 +8,10 @@ when a command that needs them runs.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from voxelwise.cli._progress import progress_bar
+from voxelwise.cli._report import print_json
 
 __all__ = ["add_parsers"]
 
@@ -23,10 +23,6 @@ def _subparsers(parser: argparse.ArgumentParser) -> Any:
     raise LookupError("the parser has no subcommands")
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2))
-
-
 # -- models -------------------------------------------------------------------------------------
 
 
@@ -35,7 +31,7 @@ def cmd_models_list(args: argparse.Namespace) -> None:
 
     records = list_models(args.workspace, sync=not args.no_sync)
     if args.json:
-        _print_json(records)
+        print_json(records)
         return
     if not records:
         print("no models registered")

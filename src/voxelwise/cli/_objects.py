@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from voxelwise.cli._progress import progress_bar
+from voxelwise.cli._report import print_table
 
 __all__ = ["add_parsers"]
 
@@ -198,10 +199,12 @@ def cmd_objects_label(args: argparse.Namespace) -> None:
     table = objects_table(ws, args.layer)
     rows = {int(i): r for r, i in enumerate(table["id"])}
     print("next objects to label (id, voxels, centroid z,y,x):")
+    listed = []
     for i in ids:
         r = rows[i]
         zyx = ",".join(f"{float(table[f'centroid_{a}'][r]):.0f}" for a in "zyx")
-        print(f"  {i:>7}  {int(table['volume_voxels'][r]):>9}  {zyx}")
+        listed.append((i, int(table["volume_voxels"][r]), zyx))
+    print_table(listed, widths=(7, 9), align=">>", indent="  ", fit=False)
     if args.preview:
         preview_objects(ws, args.layer, ids, args.preview)
         print(f"preview: {args.preview}")

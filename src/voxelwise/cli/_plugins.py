@@ -4,10 +4,10 @@ add-image``); registered by :func:`add_parsers`."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from voxelwise.cli._progress import progress_bar
+from voxelwise.cli._report import print_json, print_table
 
 __all__ = ["add_parsers", "cmd_plugins_list", "cmd_workspace_add_image"]
 
@@ -30,16 +30,21 @@ def cmd_plugins_list(args: argparse.Namespace) -> None:
 
     found = list_plugins(args.kind)
     if args.json:
-        print(json.dumps([p.to_dict() for p in found], indent=2))
+        print_json([p.to_dict() for p in found])
         return
     if not found:
         print("no plugins installed" + (f" of kind {args.kind}" if args.kind else ""))
         return
-    for p in found:
-        if p.ok:
-            print(f"{p.kind:<10} {p.name}  ({_describe(p.schema)})  {p.summary}")
-        else:
-            print(f"{p.kind:<10} {p.name}  BROKEN: {p.error}")
+    rows = [
+        (
+            p.kind,
+            f"{p.name}  ({_describe(p.schema)})  {p.summary}"
+            if p.ok
+            else f"{p.name}  BROKEN: {p.error}",
+        )
+        for p in found
+    ]
+    print_table(rows, widths=(10,), sep=" ", fit=False)
 
 
 def cmd_workspace_add_image(args: argparse.Namespace) -> None:

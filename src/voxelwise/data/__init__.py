@@ -7,6 +7,8 @@
   local copy (``root=``) or the download cache.
 - :func:`synthetic_em`: a seeded EM-like volume (cells with membranes, textured mitochondria,
   noise, optional anisotropy) with exact ground truth.
+- :func:`balls_and_shells`: two seeded classes of objects (solid balls, hollow shells) that
+  differ only in pattern, with their centres and classes, for clustering at points.
 
 >>> from voxelwise.data import synthetic_em
 >>> vol = synthetic_em((32, 64, 64), rng=0)
@@ -28,6 +30,7 @@ from voxelwise.data._loaders import (
 )
 from voxelwise.data._registry import DatasetFile, DatasetInfo, LabelKind, dataset_info, datasets
 from voxelwise.data._synthetic import SyntheticVolume, synthetic_em
+from voxelwise.data._synthetic_objects import balls_and_shells
 
 __all__ = [
     "DatasetFile",
@@ -38,6 +41,7 @@ __all__ = [
     "LoadedDataset",
     "SyntheticVolume",
     "UnknownDatasetError",
+    "balls_and_shells",
     "dataset_info",
     "datasets",
     "fetch",
