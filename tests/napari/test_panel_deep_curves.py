@@ -141,3 +141,38 @@ def test_live_curves_and_ensemble_prediction(widget, server, qtbot, deep_ws):
         assert job.result["models"] == ["net_a", "net_b"]
         assert client.layer(deep_ws, "ens")["params"]["model"] == ["net_a", "net_b"]
         assert any("ensemble of 2 models" in line["message"] for line in job.logs())
+
+
+@pytest.mark.slow
+def test_apply_a_network_from_another_workspace(widget, server, qtbot, deep_ws, data_root):
+    """A network trained in one workspace segments another (the model stays in its registry)."""
+    from voxelwise.client import Client
+
+    other = synthetic_workspace(server, data_root, "deep_apply_target")
+    with Client(server.url, server.token) as client:
+        if not any(m["name"] == "net_a" for m in client.models(deep_ws)):
+            pytest.skip("needs net_a from test_live_curves_and_ensemble_prediction")
+    open_workspace(widget, server, qtbot, other)
+    deep = widget.deep
+    wait_idle(qtbot, widget)
+    sources = [deep.source_ws.itemText(i) for i in range(deep.source_ws.count())]
+    assert deep_ws in sources and other not in sources, sources
+    deep.source_ws.setCurrentText(deep_ws)
+    wait_idle(qtbot, widget)
+    models = [deep.source_model.itemText(i) for i in range(deep.source_model.count())]
+    assert "net_a" in models, models
+    deep.source_model.setCurrentText("net_a")
+    deep.device.setCurrentText("cpu")
+    deep.output.setText("from_other")
+    click(qtbot, deep, "Apply network here")
+    wait_idle(qtbot, widget, 180)
+    assert "from_other" in widget.viewer.layers, deep.status.text()
+    pred = np.asarray(widget.viewer.layers["from_other"].data)
+    assert pred.shape == tuple(widget.viewer.layers["raw"].data.shape[-3:])
+    assert set(np.unique(pred)) <= {1, 2, 3}
+    with Client(server.url, server.token) as client:
+        assert "from_other" in client.layers(other)
+
+    deep.source_model.clear()  # nothing chosen: a message, no job
+    click(qtbot, deep, "Apply network here")
+    assert "Choose a workspace" in deep.status.text()

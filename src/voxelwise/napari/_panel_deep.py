@@ -128,6 +128,14 @@ class DeepPanel(Panel):
         self.form.addRow("Ensemble top-k", self.top_k)
         self.form.addRow("Prediction name", self.output)
         self.form.addRow(self.button("Predict with network", self.predict))
+        # a network trained in another workspace (another file, a small ROI of a big volume)
+        self.source_ws = QComboBox()
+        self.source_ws.setToolTip("Another workspace whose registered networks to apply here")
+        self.source_model = QComboBox()
+        self.source_ws.currentTextChanged.connect(self._source_changed)
+        self.form.addRow("Network from workspace", self.source_ws)
+        self.form.addRow("Its network", self.source_model)
+        self.form.addRow(self.button("Apply network here", self.apply_other))
         self.finish_layout()
 
     def config(self) -> dict[str, Any]:
@@ -223,6 +231,53 @@ class DeepPanel(Panel):
         if event == "workspace" and self.session.workspace is not None:
             self.models.clear()
             self.refresh_models(quiet=True)
+            self.refresh_sources(quiet=True)
+
+    def refresh_sources(self, *, quiet: bool = False) -> None:
+        """List the other workspaces the user can see (sources of networks to apply here)."""
+        client, ws = self.session.require_workspace()
+
+        def fetch() -> list[str]:
+            return [str(w["name"]) for w in client.workspaces() if w["name"] != ws]
+
+        self.run(fetch, done=self._sources, what="listing workspaces", quiet=quiet)
+
+    def _sources(self, names: list[str]) -> None:
+        self.source_ws.blockSignals(True)
+        self.source_ws.clear()
+        self.source_ws.addItems(names)
+        self.source_ws.blockSignals(False)
+        self._source_changed(self.source_ws.currentText())
+
+    def _source_changed(self, name: str) -> None:
+        self.source_model.clear()
+        if not name or self.session.client is None:
+            return
+        client = self.session.client
+
+        def fetch() -> list[str]:
+            return [str(m["name"]) for m in client.models(name) if m.get("kind") == "deep"]
+
+        self.run(fetch, done=self.source_model.addItems, what="listing its networks", quiet=True)
+
+    def apply_other(self) -> None:
+        """Apply the chosen network of another workspace to this one (a server job)."""
+        client, ws = self.session.require_workspace()
+        source, model = self.source_ws.currentText(), self.source_model.currentText()
+        if not source or not model:
+            raise ValueError(
+                "Choose a workspace that holds a trained network, then one of its networks "
+                "(Refresh: open the workspace again)"
+            )
+        name = self.output.text().strip() or f"{model}_prediction"
+        device = self.device.currentText()
+
+        def submit() -> Any:
+            return client.apply_model(
+                ws, model, registry=source, name=name, device=device, overwrite=True
+            )
+
+        self.run(follow_job, submit, done=self._predicted, what=f"applying {source}/{model}")
 
     def prediction_options(self) -> dict[str, Any]:
         """``model`` and, for several selected networks, ``ensemble`` (and ``top_k``)."""
