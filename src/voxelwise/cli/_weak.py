@@ -12,12 +12,6 @@ from voxelwise.cli._progress import StageBar
 
 __all__ = ["add_parsers", "cmd_from_shallow"]
 
-_STOPPED = {
-    "epochs": "all epochs run",
-    "early_stopping": "early stopping",
-    "max_minutes": "wall-time budget reached",
-}
-
 
 def add_parsers(sub: Any) -> None:
     """Register the ``deep`` command group (``from-shallow``) on the top-level subparsers."""
@@ -91,7 +85,7 @@ def cmd_from_shallow(args: argparse.Namespace) -> None:
         )
     if args.max_minutes <= 0:
         raise ValueError(f"Expected --max-minutes > 0, got {args.max_minutes:g} instead")
-    from voxelwise.cli._deep import _check_device, _deep, _train_config
+    from voxelwise.cli._deep import _STOPPED, _check_device, _deep, _train_config
     from voxelwise.workflows import deep_from_shallow
     from voxelwise.workspace import Workspace
 
