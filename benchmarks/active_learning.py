@@ -98,6 +98,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--patch", type=int, default=None, help="patch size (pixels)")
     parser.add_argument(
+        "--train-patch",
+        type=int,
+        default=None,
+        help="training crop size (pixels; default the patch size): larger crops add unlabelled "
+        "context around the labelled patches",
+    )
+    parser.add_argument(
         "--bin", type=int, default=None, help="average bin x bin pixels in each section first"
     )
     parser.add_argument("--steps", type=int, default=None, help="fine-tuning steps per round")
@@ -116,6 +123,13 @@ def main() -> None:
         "--full-seeds", type=int, default=1, help="seeds that also train the full-supervision line"
     )
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument(
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="test: pool 0-15, IoU on 16-19 (the reported figures); validation: pool 0-11, "
+        "IoU on 12-15 (for choosing settings without looking at the test sections)",
+    )
     parser.add_argument("--out", help="output folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary output folder")
     args = parser.parse_args()
@@ -148,16 +162,24 @@ def main() -> None:
         "lr": args.lr,
         "class_balance": not args.no_class_balance,
     }
+    if args.train_patch:
+        config["patch_size"] = (args.train_patch, args.train_patch)
+    pool_roi, test_roi, sections = "0:16,:,:", "16:20,:,:", ("0-15", "16-19")
+    if args.split == "validation":  # sections 16-19 are cut off: settings never see them
+        img, truth = img[:16], truth[:16]
+        pool_roi, test_roi, sections = "0:12,:,:", "12:16,:,:", ("0-11", "12-15")
     for name, value in [
         ("shape", img.shape),
-        ("pool", "sections 0-15"),
-        ("test", "sections 16-19"),
+        ("split", args.split),
+        ("pool", f"sections {sections[0]}"),
+        ("test", f"sections {sections[1]}"),
         ("seeds", seeds),
         ("initial_patches", initial),
         ("patches_per_round", k),
         ("rounds", rounds),
         ("bin", b),
         ("patch_size", patch),
+        ("train_patch", args.train_patch or patch),
         ("initial_steps", initial_steps),
         ("steps_per_round", steps),
         ("mc_samples", mc),
@@ -172,8 +194,8 @@ def main() -> None:
             img,
             truth,
             out=out,
-            pool_roi="0:16,:,:",
-            test_roi="16:20,:,:",
+            pool_roi=pool_roi,
+            test_roi=test_roi,
             strategies=args.strategies.split(","),
             seeds=seeds,
             initial=initial,
