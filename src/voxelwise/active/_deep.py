@@ -38,6 +38,12 @@ def has_dropout(model: DeepModel) -> bool:
 
 
 def _check_model(model: DeepModel, pool: Pool) -> None:
+    if model.context:
+        raise StrategyError(
+            f"The model takes 2.5D input (context={model.context}: neighbouring slices as "
+            "channels), which active-learning pools of single patches do not provide; use a "
+            "model trained with context=0 for the campaign"
+        )
     want = 3 if pool.axis is None else 2
     if model.ndim != want:
         kind = "3D windows" if pool.axis is None else "2D patches"

@@ -60,4 +60,9 @@ def train_settings(config: Any, pool: Pool) -> dict[str, Any]:
             f"Expected a {'2D (unet2d)' if want == 2 else '3D (unet3d or hybrid)'} network for a "
             f"pool of {'2D patches' if want == 2 else '3D windows'}, got arch={cfg.arch!r}"
         )
+    if cfg.context:
+        raise ValueError(
+            f"Expected context=0 for an active-learning campaign, got context={cfg.context}: its "
+            "pools hold single patches, not the neighbouring slices 2.5D input needs"
+        )
     return cfg.to_dict()

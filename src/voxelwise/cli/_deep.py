@@ -78,6 +78,13 @@ def add_parsers(sub: Any) -> None:
         help="with --encoder-weights: epochs that train the decoder alone (default 2)",
     )
     p.add_argument(
+        "--context",
+        type=int,
+        metavar="N",
+        help="2D models: 2.5D input, N neighbouring slices on each side as extra channels "
+        "(default 0)",
+    )
+    p.add_argument(
         "--epochs", type=int, metavar="N", help="number of epochs (overrides the config)"
     )
     p.add_argument("--max-minutes", type=float, metavar="M", help="wall-time budget in minutes")
@@ -212,12 +219,14 @@ def _train_config(deep: Any, path: str | None, arch: str | None) -> Any:
         raise VoxelwiseError(f"Invalid training settings{where}: {e}") from e
 
 
-def _with_encoder(deep: Any, cfg: Any, args: argparse.Namespace) -> Any:
-    """``cfg`` with ``--encoder``, ``--encoder-weights`` and ``--freeze-epochs`` applied."""
+def _with_options(deep: Any, cfg: Any, args: argparse.Namespace) -> Any:
+    """``cfg`` with ``--encoder``, ``--encoder-weights``, ``--freeze-epochs`` and
+    ``--context`` applied."""
     given = {
         "encoder": args.encoder,
         "encoder_weights": args.encoder_weights,
         "freeze_epochs": args.freeze_epochs,
+        "context": args.context,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
@@ -270,7 +279,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     deep = _deep()
     _check_device(deep, args.device)
     cfg = _train_config(deep, args.config, args.arch)
-    cfg = _with_encoder(deep, cfg, args)
+    cfg = _with_options(deep, cfg, args)
     common: dict[str, Any] = {
         "out": out,
         "config": cfg,

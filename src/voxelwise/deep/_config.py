@@ -47,6 +47,12 @@ class TrainConfig:
         directions and (when ``spacing`` is known) no more than 2x anisotropic in-plane, so a
         thin stack of sections trains on Z only and an isotropic volume on all three axes
         (see :func:`voxelwise.deep.plan_axes`).
+    context : int
+        2D nets: 2.5D input. Each slice is given with ``context`` neighbouring slices on
+        either side as extra input channels (``2 * context + 1`` planes per image channel,
+        repeated at the volume's edges), so a network trained on the sections of a thin
+        anisotropic stack sees the sections above and below. Stored in the model and applied
+        the same way at prediction along every axis. Default 0 (plain 2D).
     spacing : (float, float, float), optional
         Voxel size (z, y, x); plans anisotropic pooling of the 3D U-Net and the axes of
         ``axes="auto"``. Default: the image's own voxel size when it has one (a Volume or a
@@ -99,6 +105,7 @@ class TrainConfig:
     freeze_epochs: int = 2
     patch_size: tuple[int, ...] | None = None
     axes: str = "auto"
+    context: int = 0
     spacing: tuple[float, float, float] | None = None
     normalization: str = "percentile"
     percentiles: tuple[float, float] = (0.5, 99.5)
@@ -154,6 +161,17 @@ class TrainConfig:
         ):
             raise ValueError(
                 f"Expected axes as 'auto' or letters from 'zyx' (e.g. 'zyx'), got {self.axes!r}"
+            )
+        if isinstance(self.context, bool) or not isinstance(self.context, int):
+            raise ValueError(f"Expected context as an integer (0 to 8), got {self.context!r}")
+        if not 0 <= self.context <= 8:
+            raise ValueError(
+                f"Expected 0 <= context <= 8 neighbouring slices on each side, got {self.context}"
+            )
+        if want == 3 and self.context:
+            raise ValueError(
+                f"Expected context=0 for the 3D network {self.arch!r}; 2.5D input (neighbouring "
+                "slices as channels) is for 2D networks, a 3D network already sees them"
             )
         if not 0 <= self.oversample <= 1:
             raise ValueError(f"Expected 0 <= oversample <= 1, got {self.oversample} instead")

@@ -29,6 +29,7 @@ __all__ = [
     "as_image",
     "channels_of",
     "class_centres",
+    "context_view",
     "label_counts",
     "sample_patch",
     "split_regions",
@@ -122,6 +123,27 @@ def as_image(data: Any, *, what: str = "image") -> da.Array:
 def channels_of(image: Any) -> int:
     """The number of channels of an image from :func:`as_image`."""
     return 1 if image.ndim == 3 else int(image.shape[-1])
+
+
+def context_planes(position: int, size: int, context: int) -> np.ndarray:
+    """The planes ``position - context .. position + context``, repeating the edge planes."""
+    return np.clip(np.arange(position - context, position + context + 1), 0, size - 1)
+
+
+def context_view(view: da.Array, context: int) -> da.Array:
+    """2.5D input: a lazy channels-last view of ``view`` (planes first: (N, H, W) or
+    (N, H, W, C)) whose plane i holds planes ``i - context .. i + context`` as channels,
+    (N, H, W, (2 context + 1) C) with channel ``k C + c`` = channel c of plane
+    ``i + k - context`` (edge planes repeated). Nothing is read."""
+    if context <= 0:
+        return view
+    n = view.shape[0]
+    padded = da.concatenate([view[:1]] * context + [view] + [view[-1:]] * context, axis=0)
+    shifted = [padded[k : k + n] for k in range(2 * context + 1)]
+    if view.ndim == 3:
+        return da.stack(shifted, axis=-1)
+    stacked = da.stack(shifted, axis=3)  # (N, H, W, planes, C)
+    return stacked.reshape((*stacked.shape[:3], -1))
 
 
 @dataclass
@@ -264,6 +286,7 @@ def sample_patch(
     *,
     tries: int = 8,
     centre: np.ndarray | None = None,
+    context: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A random patch (image, labels as int64 class index, -1 unlabelled) from ``region``.
 
@@ -273,7 +296,9 @@ def sample_patch(
     in the remaining axes' order; ``None`` cuts a 3D window. Patches with labels are preferred
     (sparse annotations); volumes smaller than the patch are padded (labels with -1).
     ``centre`` (z, y, x) places the patch so that it holds that voxel, at a random position
-    inside the patch.
+    inside the patch. ``context`` > 0 (2D slices only) gives the image of the slices
+    ``context`` planes before and after it too: a leading axis of ``2 context + 1`` planes
+    (edge planes repeated), the labels of the middle slice only.
     """
     shape = region.shape
 
@@ -306,6 +331,14 @@ def sample_patch(
         if labels.any():
             break
     assert labels is not None
+    target = _pad(labels.astype(np.int64) - 1, want, -1)
+    if context > 0 and axis is not None:
+        a = _AXIS[axis]
+        planes = []
+        for p in context_planes(int(index[a]), shape[a], context):  # type: ignore[arg-type]
+            at_plane = list(index)
+            at_plane[a] = int(p)
+            planes.append(_pad(_read(region.image, tuple(at_plane)).astype(np.float32), want, None))
+        return np.stack(planes), target
     image = _read(region.image, index).astype(np.float32)
-    target = labels.astype(np.int64) - 1
-    return _pad(image, want, None), _pad(target, want, -1)
+    return _pad(image, want, None), target

@@ -69,10 +69,24 @@ class DeepModel:
     def ndim(self) -> int:
         return int(getattr(self.network, "ndim", 2))
 
+    @property
+    def context(self) -> int:
+        """Neighbouring slices on each side given as extra channels (2.5D input; 0 = plain)."""
+        return int(self.metadata.get("context", 0))
+
+    @property
+    def net_channels(self) -> int:
+        """Channels the network's first layer takes: image channels x (2 context + 1)."""
+        return self.channels * (2 * self.context + 1)
+
     def normalize(self, block: Any) -> np.ndarray:
         """Apply the stored normalisation to a block of raw intensities (float32 out); blocks
-        of several channels are channels-last."""
-        return apply_normalization(block, self.metadata["normalization"])
+        of several channels (image channels, or the planes of 2.5D input, plane-major) are
+        channels-last."""
+        norm = self.metadata["normalization"]
+        if isinstance(norm, list) and self.context:
+            norm = norm * (2 * self.context + 1)  # channel k C + c is image channel c
+        return apply_normalization(block, norm)
 
 
 def apply_normalization(block: Any, norm: dict[str, Any] | list[dict[str, Any]]) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import zarr
 
-from voxelwise.deep._data import as_image, channels_of
+from voxelwise.deep._data import as_image, channels_of, context_view
 from voxelwise.deep._device import parse_device
 from voxelwise.deep._model import DeepModel, load_model
 from voxelwise.deep._nets import set_mc_dropout
@@ -177,6 +177,8 @@ def _predict_members(
     for k, m in enumerate(members):
         for a in member_axes(m, axes, shape, fusion)[0]:
             view = image.transpose(_ORDER[a] + tuple(range(3, image.ndim)))  # channels last
+            if m.ndim == 2 and m.context:  # 2.5D: neighbouring slices along `a` as channels
+                view = context_view(view, m.context)
             plan = plan_slabs(
                 m, view.shape[:3], overlap=overlap, memory_mb=memory_mb, batch=batch[0]
             )

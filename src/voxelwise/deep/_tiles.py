@@ -30,7 +30,8 @@ Forward = Callable[[np.ndarray], np.ndarray]
 
 def forward(model: DeepModel, device: torch.device, tta: bool) -> Forward:
     """Class probabilities (B, C, *patch) for a batch of raw patches (B, *patch), or
-    (B, *patch, channels) for a model of several input channels.
+    (B, *patch, channels) for a model of several input channels (image channels x 2.5D
+    planes, see :func:`voxelwise.deep._data.context_view`).
 
     ``tta`` averages the four in-plane 90-degree rotations (flips for non-square patches);
     over three slicing axes that is the 12-way test-time augmentation of Volume Segmantics.
@@ -42,7 +43,7 @@ def forward(model: DeepModel, device: torch.device, tta: bool) -> Forward:
 
     def run(batch: np.ndarray) -> np.ndarray:
         normed = model.normalize(batch)
-        if model.channels > 1:  # channels-last patches: channels first for the net
+        if model.net_channels > 1:  # channels-last patches: channels first for the net
             x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(normed, -1, 1))).to(device)
         else:
             x = torch.from_numpy(normed).unsqueeze(1).to(device)

@@ -118,6 +118,8 @@ class _Batches:
             Augment(cfg.flips, cfg.rot90, cfg.intensity, cfg.noise, cfg.elastic) if aug else None
         )
         self.axes: list[str | None] = list(cfg.axes) if network_ndim(cfg.arch) == 2 else [None]
+        # several channels per patch (image layers, or the planes of 2.5D input): no unsqueeze
+        self.stacked = isinstance(norm, list) or cfg.context > 0
 
     def patch(self, axis: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         region = self.regions[int(self.rng.integers(len(self.regions)))]
@@ -129,11 +131,18 @@ class _Batches:
             points = region.centres[kinds[int(self.rng.integers(len(kinds)))]]
             centre = points[int(self.rng.integers(len(points)))]
         image, target = sample_patch(
-            region, tuple(self.cfg.patch_size or ()), axis, self.rng, centre=centre
+            region,
+            tuple(self.cfg.patch_size or ()),
+            axis,
+            self.rng,
+            centre=centre,
+            context=self.cfg.context,
         )
         image = apply_normalization(image, self.norm)
         if isinstance(self.norm, list):  # channels-last patch: channels first for the net
             image = np.moveaxis(image, -1, 0)
+            if self.cfg.context:  # (C, planes, ...) -> plane-major channels k C + c
+                image = np.swapaxes(image, 0, 1).reshape(-1, *image.shape[2:])
         if self.aug is not None:
             image, target = augment(image, target, self.rng, self.aug)
         return image, target
@@ -141,7 +150,7 @@ class _Batches:
     def batch(self, size: int, axis: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = [self.patch(axis) for _ in range(size)]
         images = np.stack([p[0] for p in pairs])
-        x = torch.from_numpy(images if isinstance(self.norm, list) else images[:, None])
+        x = torch.from_numpy(images if self.stacked else images[:, None])
         y = torch.from_numpy(np.stack([p[1] for p in pairs]))
         return x, y
 
@@ -295,6 +304,7 @@ def train(
         # its network (and encoder weights) are the starting point
         cfg.encoder = (base.metadata.get("network") or {}).get("encoder")
         cfg.encoder_weights = None
+        cfg.context = base.context  # fine-tuning keeps the model's 2.5D input
         if base.channels != channels:
             raise InvalidVolumeError(
                 f"The model {init_model} takes {base.channels} input channel(s) "
@@ -336,8 +346,8 @@ def train(
             options["encoder"] = cfg.encoder
         elif dev.type == "cuda" and cfg.arch == "unet2d":
             options.setdefault("width", 32)  # a GPU affords twice the features per level
-        if channels > 1:
-            options["in_channels"] = channels
+        if channels * (2 * cfg.context + 1) > 1:
+            options["in_channels"] = channels * (2 * cfg.context + 1)
         if cfg.arch == "unet3d" and "pools" not in options:
             options["pools"] = pools_for(options.pop("depth", 3), cfg.spacing, psize)
         net = build_network(cfg.arch, classes, options)
@@ -384,6 +394,7 @@ def train(
         "axes": cfg.axes if network_ndim(cfg.arch) == 2 else "z",
         "normalization": norm,
         "channels": channels,
+        "context": cfg.context,
         "channel_names": names,
         "label_names": list(cfg.label_names or [f"class {c}" for c in range(classes)]),
         "label_values": [c + 1 for c in range(classes)],
@@ -519,12 +530,14 @@ def _write_montage(
     """Up to four validation patches with labels and the best checkpoint's prediction."""
     if not val or not model_path.exists():
         return None
-    net = load_model(model_path, device=str(dev)).network
+    model = load_model(model_path, device=str(dev))
+    net = model.network
+    shown = model.context * model.channels  # 2.5D input: the middle plane's first channel
     rows = []
     with torch.no_grad():
         for x, y in val[:4]:
             pred = net(x.to(dev)).float().argmax(1).cpu().numpy()[0]
-            image, labels = x.numpy()[0, 0], y.numpy()[0]
+            image, labels = x.numpy()[0, shown], y.numpy()[0]
             if image.ndim == 3:  # 3D patches: the middle plane
                 mid = image.shape[0] // 2
                 image, labels, pred = image[mid], labels[mid], pred[mid]
