@@ -193,15 +193,19 @@ def train_and_predict(
     budget_s: float,
     threads: int,
     crop: int = 256,
+    tile: int = 0,
     lr: float = 1e-3,
     seed: int = 0,
     defaults: bool = False,
 ) -> dict[str, Any]:
     """Train volume-segmantics on (Z, Y, X) arrays within ``budget_s``, predict ``test_image``.
 
-    ``train_labels`` is a binary mask (0 background, 1 foreground). Each training sample is
-    a random ``crop`` x ``crop`` crop of a native-resolution Z slice (``crop=0``: the whole
-    slice, volume-segmantics' default). ``defaults=True`` runs volume-segmantics as shipped
+    ``train_labels`` is a binary mask (0 background, 1 foreground). ``tile`` > 0 (the hand
+    tuning of issue 11): every Z section is cut into native-resolution ``tile`` x ``tile``
+    tiles, stacked as the slices of the volumes volume-segmantics trains and predicts on
+    (``image_size`` = ``tile``; the prediction is put back together). Otherwise each training
+    sample is a random ``crop`` x ``crop`` crop of a native-resolution Z slice (``crop=0``: the
+    whole slice, volume-segmantics' default). ``defaults=True`` runs volume-segmantics as shipped
     instead: slices resized to ``image_size`` 256, training on all three axes, prediction
     along three axes fused by maximum probability ("medium" quality). Returns ``train_s`` (wall
     seconds of the whole ``model-train-2d`` run: slicing, training, saving), ``predict_s``,
@@ -215,6 +219,14 @@ def train_and_predict(
     workdir.mkdir(parents=True, exist_ok=True)
     settings = workdir / "volseg-settings"
     settings.mkdir(exist_ok=True)
+    shape = np.shape(test_image)
+    if tile > 0 and not defaults:
+        train_image, train_labels, test_image = (
+            to_tiles(np.asarray(a), tile) for a in (train_image, train_labels, test_image)
+        )
+        crop = 0
+    else:
+        tile = 0
     size = -(-max(np.shape(train_image)[1:]) // 32) * 32  # native resolution, multiple of 32
     crop = 0 if crop <= 0 or crop >= size or defaults else crop
     tset = train_settings(image_size=256 if defaults else size, crop=crop, lr=lr, seed=seed)
@@ -256,7 +268,33 @@ def train_and_predict(
         tail = (workdir / "predict.log").read_text()[-3000:]
         raise RuntimeError(f"volume-segmantics wrote no prediction in {workdir}:\n{tail}")
     pred = tifffile.imread(outputs[-1])
-    return {"train_s": train_s, "predict_s": predict_s, "pred": pred, "crop": crop, **info}
+    if tile:
+        pred = from_tiles(pred, shape)
+    return {
+        "train_s": train_s,
+        "predict_s": predict_s,
+        "pred": pred,
+        "crop": crop,
+        "tile": tile,
+        **info,
+    }
+
+
+def to_tiles(volume: Any, tile: int) -> Any:
+    """(Z, Y, X) -> (Z * Y/tile * X/tile, tile, tile): each section's tiles, row by row."""
+    z, y, x = volume.shape
+    if y % tile or x % tile:
+        raise ValueError(f"Expected sections of a multiple of {tile} pixels, got {volume.shape}")
+    t = volume.reshape(z, y // tile, tile, x // tile, tile).transpose(0, 1, 3, 2, 4)
+    return t.reshape(-1, tile, tile)
+
+
+def from_tiles(tiles: Any, shape: tuple[int, ...]) -> Any:
+    """The inverse of :func:`to_tiles` for a volume of ``shape``."""
+    z, y, x = shape
+    tile = tiles.shape[-1]
+    t = tiles.reshape(z, y // tile, x // tile, tile, tile).transpose(0, 1, 3, 2, 4)
+    return t.reshape(z, y, x)
 
 
 # ---- launcher: runs inside the volume-segmantics environment ------------------------------

@@ -9,6 +9,10 @@ wall-time budget, then segments sections 16-19 (never seen in training); the for
 
 Methods:
 
+- ``default``: ``TrainConfig()`` given nothing but the data's voxel size (issue 11: no hand
+  tuning);
+- ``default_25d`` (only when asked for with ``--models``): the same with 2.5D input
+  (``context=1``: the sections above and below as extra channels);
 - ``unet2d_multiaxis``: :class:`voxelwise.deep.UNet2D` (residual encoder, depth 4, width 16)
   trained on 256 x 256 slices along Z, Y and X (``axes="zyx"``); predicted with
   ``axes="auto"`` (the thin Y/X slices of a 4-section test stack are skipped);
@@ -16,24 +20,31 @@ Methods:
   size, 8 x 128 x 128 patches;
 - ``hybrid``: :class:`voxelwise.deep.HybridNet` (Guay et al. 2D-3D), 5 x 128 x 128 patches,
   boundary-weighted cross-entropy;
-- ``volume_segmantics``: volume-segmantics 0.4.0 (``model-train-2d`` / ``model-predict-2d``,
-  its default PyTorch Lightning trainer), installed by this script in its own environment
-  ``<repo>/.bench-venvs/volseg/`` (created once, then reused; see ``_volseg.py``). Settings:
-  U-Net with a resnet34 encoder without pretrained weights (none can be downloaded here, and
-  the voxelwise nets start from scratch too), trained on Z slices at native resolution
-  (``image_size`` = the section size, so training and prediction see the same scale; the
-  Y/X slices of a 16-section stack are 16 pixels thick), volume-segmantics' shipped default
-  augmentation list preceded by a random 256 x 256 crop (the size of voxelwise's 2D patches;
-  a CPU step on eight whole 1024 x 1024 sections takes about a minute; ``--volseg-crop 0``
-  trains on whole sections, volume-segmantics' own behaviour), AdamW at a constant
-  learning rate 1e-3 (its Lightning trainer has no schedule), CPU batch size 8 (its own
-  choice), its 85/15 train/validation split of the slices, seed 0, single-axis (Z)
-  prediction. The budget: volume-segmantics trains by epochs, so it is given an epoch count
-  it cannot reach and its Lightning trainer a ``max_time`` equal to the budget left after
-  start-up and slicing; training stops after the step that crosses it and
-  volume-segmantics saves its final weights as it does at the end of any run (the
-  prediction uses that file). ``volseg_before_fit_s`` / ``volseg_fit_s`` split its
-  ``train_s`` (start-up and slicing / Lightning fit including validation and diagnostics).
+- ``volume_segmantics`` (``--volseg``): volume-segmantics 0.4.0 (``model-train-2d`` /
+  ``model-predict-2d``, its default PyTorch Lightning trainer), installed by this script in
+  its own environment ``<repo>/.bench-venvs/volseg/`` (created once, then reused; see
+  ``_volseg.py``), U-Net with a resnet34 encoder without pretrained weights (none can be
+  downloaded here, and the voxelwise nets start from scratch too), seed 0, within the same
+  budget, in two ways:
+
+  - ``tuned`` (``iou_volume_segmantics_tuned``), as tuned by hand in issue 11: every section
+    cut into native-resolution 256 x 256 tiles, the tiles stacked as the slices it trains on
+    (``image_size`` 256, Z only) and predicts on (Z only), the prediction put back together;
+    volume-segmantics' shipped augmentation list, AdamW at a constant learning rate 1e-3 (its
+    Lightning trainer has no schedule), CPU batch size 8 (its own choice), its 85/15
+    train/validation split of the slices. ``--volseg-crop N`` trains on random N x N crops of
+    whole sections instead (0: whole sections; a CPU step on eight whole 1024 x 1024
+    sections takes about a minute, and it validates whole sections every epoch);
+  - ``defaults`` (``iou_volume_segmantics``): as shipped: slices resized to ``image_size``
+    256, training on all three axes, prediction along three axes fused by maximum
+    probability ("medium" quality).
+
+  The budget: volume-segmantics trains by epochs, so it is given an epoch count it cannot
+  reach and its Lightning trainer a ``max_time`` equal to the budget left after start-up and
+  slicing; training stops after the step that crosses it and volume-segmantics saves its
+  final weights as it does at the end of any run (the prediction uses that file).
+  ``volseg_before_fit_s`` / ``volseg_fit_s`` split its ``train_s`` (start-up and slicing /
+  Lightning fit including validation and diagnostics).
 
 Times: ``train_s_<name>`` is the wall time of training (for voxelwise, :func:`train` from the
 in-memory arrays; for volume-segmantics, the whole ``model-train-2d`` run: start-up, slicing
@@ -95,6 +106,7 @@ def configs(quick: bool, spacing: tuple[float, float, float]) -> dict[str, Train
     small = {"patch_size": (96, 96), "batch_size": 4, "steps_per_epoch": 8} if quick else {}
     return {
         "default": TrainConfig(spacing=spacing, **small),
+        "default_25d": TrainConfig(spacing=spacing, context=1, **small),
         "unet2d_multiaxis": TrainConfig(
             arch="unet2d",
             axes="zyx",
@@ -139,7 +151,8 @@ def main() -> None:
     parser.add_argument(
         "--models",
         default="default,unet2d_multiaxis,unet3d,hybrid",
-        help="comma-separated voxelwise models to train (default: all four)",
+        help="comma-separated voxelwise models to train (default: the four below; 'none': "
+        "volume-segmantics only)",
     )
     parser.add_argument(
         "--task",
@@ -157,14 +170,16 @@ def main() -> None:
         "--volseg",
         choices=["none", "tuned", "defaults", "both"],
         default="both",
-        help="volume-segmantics runs: tuned (native-resolution crops, Z only), its defaults "
+        help="volume-segmantics runs: tuned (native-resolution tiles, Z only), its defaults "
         "(256 x 256 resized slices, all axes, 3-axis fusion) or both",
     )
     parser.add_argument(
         "--volseg-crop",
         type=int,
         default=None,
-        help="volume-segmantics training crop in pixels (default 256, --quick 128; 0: whole slices)",
+        help="tuned volume-segmantics: train on random crops of this many pixels of whole "
+        "sections (0: whole sections) instead of the default native-resolution 256 x 256 tiles "
+        "(--quick 128)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -192,7 +207,7 @@ def main() -> None:
     line("threads", args.threads)
     line("train_shape", img[TRAIN].shape)
     line("test_shape", img[TEST].shape)
-    wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+    wanted = [m.strip() for m in args.models.split(",") if m.strip() not in ("", "none")]
     all_cfgs = configs(args.quick, spacing)  # type: ignore[arg-type]
     unknown = sorted(set(wanted) - set(all_cfgs))
     if unknown:
@@ -248,9 +263,10 @@ def main() -> None:
             fused = score(predict_proba(model, img[TEST], axes="zyx", fusion="auto"))
             line("iou_3axis", f"{fused:.4f}")
             line("iou_3axis_minus_best_single", f"{fused - max(single.values()):.4f}")
-        best = max(ious, key=lambda k: ious[k])
-        line("best_voxelwise_model", best)
-        if args.task == "mitochondria":
+        best = max(ious, key=lambda k: ious[k]) if ious else None
+        if best is not None:
+            line("best_voxelwise_model", best)
+        if best is not None and args.task == "mitochondria":
             line("iou_best", f"{ious[best]:.4f}")
         if args.volseg == "none" or args.task != "mitochondria":
             line("load_at_end", " ".join(f"{v:.2f}" for v in os.getloadavg()))
@@ -264,9 +280,8 @@ def main() -> None:
                 workdir=Path(tmp) / f"volume_segmantics_{mode}",
                 budget_s=minutes * 60,
                 threads=args.threads,
-                crop=args.volseg_crop
-                if args.volseg_crop is not None
-                else (128 if args.quick else 256),
+                crop=args.volseg_crop or 0,
+                tile=0 if args.volseg_crop is not None else (128 if args.quick else 256),
                 defaults=mode == "defaults",
             )
             suffix = "_tuned" if mode == "tuned" else ""
@@ -277,10 +292,12 @@ def main() -> None:
             line(f"epochs_volume_segmantics{suffix}", vs.get("epochs"))
             line(f"steps_volume_segmantics{suffix}", vs.get("steps"))
             line(f"volseg_crop{suffix}", vs.get("crop"))
+            line(f"volseg_tile{suffix}", vs.get("tile"))
             for part in ("before_fit_s", "fit_s", "after_fit_s"):  # parts of train_s
                 part_s = vs.get(part)
                 line(f"volseg{suffix}_{part}", "n/a" if part_s is None else f"{part_s:.1f}")
-            line(f"iou_gain_vs_volume_segmantics{suffix}", f"{ious[best] - iou_vs:.4f}")
+            if best is not None:
+                line(f"iou_gain_vs_volume_segmantics{suffix}", f"{ious[best] - iou_vs:.4f}")
     line("load_at_end", " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
