@@ -19,6 +19,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
 
+@pytest.fixture
+def torch_one_thread():
+    """Torch on one thread for the test (two shared cores: torch's own thread pool
+    oversubscribes them badly); modules that train networks use it with
+    ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The read-only folder of real labelled volumes (``../shared/data`` next to the repo)."""

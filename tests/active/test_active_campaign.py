@@ -32,12 +32,7 @@ from voxelwise.workspace import InvalidLayerError, Workspace  # noqa: E402
 TINY = {"network": {"depth": 2, "width": 4, "blocks": 1}, "batch_size": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,10 @@ from voxelwise.workflows import export_workflow  # noqa: E402
 from voxelwise.workflows._scribbles import scribbles_from_truth  # noqa: E402
 from voxelwise.workspace import Workspace  # noqa: E402
 
-pytestmark = pytest.mark.slow  # trains a tiny network (about 5 s with torch's import)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.usefixtures("torch_one_thread"),
+]  # trains a tiny network (about 5 s with torch's import)
 
 SHAPE = (6, 32, 32)
 TINY = {
@@ -27,14 +30,6 @@ TINY = {
     "batch_size": 2,
     "val_patches": 2,
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -31,12 +31,7 @@ CONFIG = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _shifted(seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,15 +34,12 @@ from voxelwise.errors import (  # noqa: E402
     VoxelwiseWarning,
 )
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: torch's own thread pool oversubscribes them badly."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def seeded():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(before)
 
 
 def _model(classes: int = 2, *, arch: str = "unet2d", patch=(32, 32), axes: str = "z") -> DeepModel:

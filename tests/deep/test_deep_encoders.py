@@ -33,13 +33,7 @@ from voxelwise.deep._config import ENCODER_NAMES  # noqa: E402
 from voxelwise.deep._encoders import ENCODERS, ResNetEncoder, set_encoder_frozen  # noqa: E402
 from voxelwise.deep._nets import build_network  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def timm_state(name: str, seed: int = 0) -> dict[str, torch.Tensor]:

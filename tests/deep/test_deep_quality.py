@@ -21,13 +21,7 @@ from voxelwise.deep import (  # noqa: E402
 from voxelwise.deep._data import Region, class_centres, sample_patch  # noqa: E402
 from voxelwise.deep._predict import member_axes  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.mark.parametrize(

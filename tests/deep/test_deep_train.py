@@ -15,13 +15,7 @@ from voxelwise.deep._augment import Augment, augment  # noqa: E402
 from voxelwise.deep._data import Region, sample_patch  # noqa: E402
 from voxelwise.errors import CancelledError, InvalidVolumeError  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 TINY = {

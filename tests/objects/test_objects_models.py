@@ -29,14 +29,7 @@ from voxelwise.objects import (  # noqa: E402
 )
 from voxelwise.objects._augment import augment_patches  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: torch's own thread pool oversubscribes them badly."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def synthetic_objects(seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:

@@ -20,12 +20,7 @@ from voxelwise.deep._nets import PluginNet, build_network  # noqa: E402
 TINYNET = "voxelwise_example_plugin.tinynet"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
