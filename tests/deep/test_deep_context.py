@@ -14,23 +14,6 @@ from voxelwise.deep import TrainConfig, load_model, predict, predict_proba, trai
 from voxelwise.deep._data import Region, context_view, sample_patch  # noqa: E402
 from voxelwise.deep._tiles import forward  # noqa: E402
 
-CONFIG = {
-    "network": {"depth": 2, "width": 8, "blocks": 1, "dropout": 0.0},
-    "patch_size": (32, 32),
-    "axes": "z",
-    "epochs": 4,
-    "steps_per_epoch": 12,
-    "batch_size": 4,
-    "lr": 3e-3,
-    "val_patches": 4,
-    "patience": 10,
-    "rot90": False,
-    "intensity": 0.0,
-    "noise": 0.0,
-    "amp": False,
-}
-
-
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
@@ -106,10 +89,14 @@ def test_context_settings_are_checked():
 
 
 @pytest.fixture(scope="module")
-def shifted_models(tmp_path_factory):
+def shifted_models(tmp_path_factory, tiny_unet2d):
     root = tmp_path_factory.mktemp("deep_context")
     image, labels = _shifted(0)
-    config = {**CONFIG, "epochs": 6}  # measured: IoU 0.56 with context, 0.09 without
+    config = {
+        **tiny_unet2d,
+        "axes": "z",
+        "epochs": 6,
+    }  # measured: IoU 0.56 with context, 0.09 without
     with_context = train(
         image, labels, out=root / "c1.pt", config={**config, "context": 1}, device="cpu", rng=1
     )
@@ -148,14 +135,14 @@ def test_context_model_stores_it_and_predicts_like_its_forward_pass(shifted_mode
     np.testing.assert_allclose(stored, probs, atol=2e-3)
 
 
-def test_fine_tuning_keeps_the_context(shifted_models, tmp_path):
+def test_fine_tuning_keeps_the_context(shifted_models, tmp_path, tiny_unet2d):
     _, c1, _ = shifted_models
     image, labels = _shifted(1)
     tuned = train(
         image,
         labels,
         out=tmp_path / "tuned.pt",
-        config={**CONFIG, "epochs": 1, "steps_per_epoch": 2},
+        config={**tiny_unet2d, "axes": "z", "epochs": 1, "steps_per_epoch": 2},
         init_model=c1,
         device="cpu",
         rng=0,
@@ -163,14 +150,14 @@ def test_fine_tuning_keeps_the_context(shifted_models, tmp_path):
     assert load_model(tuned.model_path).context == 1
 
 
-def test_context_with_several_image_channels(tmp_path):
+def test_context_with_several_image_channels(tmp_path, tiny_unet2d):
     image, labels = _shifted(0)
     stack = np.stack([image, np.zeros_like(image)])
     result = train(
         stack,
         labels,
         out=tmp_path / "mc.pt",
-        config={**CONFIG, "context": 1, "epochs": 1, "steps_per_epoch": 2},
+        config={**tiny_unet2d, "axes": "z", "context": 1, "epochs": 1, "steps_per_epoch": 2},
         device="cpu",
         rng=0,
     )
@@ -189,7 +176,7 @@ def test_active_learning_refuses_a_context_model(shifted_models):
         score_with_model(c1, image, Pool(image.shape, (32, 32), axis="z"), device="cpu")
 
 
-def test_cli_train_with_context(tmp_path, capsys):
+def test_cli_train_with_context(tmp_path, capsys, tiny_unet2d):
     import tifffile
     import yaml
 
@@ -198,7 +185,7 @@ def test_cli_train_with_context(tmp_path, capsys):
     image, labels = _shifted(0)
     tifffile.imwrite(tmp_path / "img.tif", image, photometric="minisblack")
     tifffile.imwrite(tmp_path / "lab.tif", labels, photometric="minisblack")
-    tiny = {**CONFIG, "patch_size": [32, 32], "epochs": 1, "steps_per_epoch": 2}
+    tiny = {**tiny_unet2d, "axes": "z", "patch_size": [32, 32], "epochs": 1, "steps_per_epoch": 2}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny))
     common = ["-q", "train", "--image", str(tmp_path / "img.tif"), "--labels"]
     common += [str(tmp_path / "lab.tif"), "--device", "cpu", "--context", "1"]

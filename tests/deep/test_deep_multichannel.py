@@ -18,22 +18,6 @@ from voxelwise.deep import (  # noqa: E402
 )
 from voxelwise.errors import InvalidVolumeError  # noqa: E402
 
-CONFIG = {
-    "arch": "unet2d",
-    "network": {"depth": 2, "width": 8, "blocks": 1, "dropout": 0.0},
-    "patch_size": (32, 32),
-    "epochs": 4,
-    "steps_per_epoch": 12,
-    "batch_size": 4,
-    "lr": 3e-3,
-    "val_patches": 4,
-    "patience": 10,
-    "rot90": False,
-    "intensity": 0.0,
-    "noise": 0.0,
-    "amp": False,
-}
-
 
 def _volume(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first channel, second channel, labels): the target shows only in the second channel.
@@ -59,19 +43,19 @@ def _iou(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny_unet2d):
     root = tmp_path_factory.mktemp("deep_mc")
     first, second, labels = _volume()
     both = train(
         np.stack([first, second]),
         labels,
         out=root / "both.pt",
-        config=CONFIG,
+        config=tiny_unet2d,
         device="cpu",
         rng=1,
         channel_names=["sxt", "fluo"],
     )
-    one = train(first, labels, out=root / "one.pt", config=CONFIG, device="cpu", rng=1)
+    one = train(first, labels, out=root / "one.pt", config=tiny_unet2d, device="cpu", rng=1)
     return root, both.model_path, one.model_path
 
 
@@ -125,7 +109,7 @@ def test_stack_channels_is_lazy_and_equals_an_array_stack(trained, tmp_path):
     np.testing.assert_allclose(got, in_memory, atol=2e-3)  # float16 storage
 
 
-def test_bad_channel_inputs(trained, tmp_path):
+def test_bad_channel_inputs(trained, tmp_path, tiny_unet2d):
     _, both, one = trained
     first, second, labels = _volume()
     with pytest.raises(InvalidVolumeError, match=r"\(6, 64, 64\).*\(6, 32, 64\)"):
@@ -146,7 +130,7 @@ def test_bad_channel_inputs(trained, tmp_path):
             np.stack([first, second]),
             labels,
             out=tmp_path / "m.pt",
-            config=CONFIG,
+            config=tiny_unet2d,
             channel_names=["only one"],
             device="cpu",
         )
@@ -157,7 +141,7 @@ def test_bad_channel_inputs(trained, tmp_path):
             np.stack([first, second]),
             labels[..., :32],
             out=tmp_path / "m.pt",
-            config=CONFIG,
+            config=tiny_unet2d,
             device="cpu",
         )
     with pytest.raises(InvalidVolumeError, match="takes 1 input channel"):
@@ -165,21 +149,21 @@ def test_bad_channel_inputs(trained, tmp_path):
             np.stack([first, second]),
             labels,
             out=tmp_path / "m.pt",
-            config=CONFIG,
+            config=tiny_unet2d,
             init_model=one,
             device="cpu",
         )
     assert not (tmp_path / "m.pt").exists()
 
 
-def test_workspace_trains_and_predicts_on_the_same_layers(tmp_path):
+def test_workspace_trains_and_predicts_on_the_same_layers(tmp_path, tiny_unet2d):
     from voxelwise.workspace import InvalidLayerError, LayerNotFoundError, Workspace, add_image
 
     first, second, labels = _volume()
     ws = Workspace.create(tmp_path / "ws.vw", first, chunks=(3, 32, 32))
     add_image(ws, "fluo", second)
     ws.add_layer("truth", labels, kind="annotation")
-    cfg = {**CONFIG, "epochs": 1, "steps_per_epoch": 4}
+    cfg = {**tiny_unet2d, "epochs": 1, "steps_per_epoch": 4}
     result = train_workspace(
         ws, "truth", images=["raw", "fluo"], out=tmp_path / "m.pt", config=cfg, device="cpu", rng=0
     )
