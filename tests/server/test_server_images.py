@@ -54,6 +54,11 @@ def test_add_image_makes_an_image_layer(api, fluo):
     assert [d["name"] for d in listed] == ["raw", "fluo"]
     assert listed[1]["source"]["path"] == "fluo.tif" and listed[1]["shape"] == list(SHAPE)
     assert not any(str(api.root) in str(d) for d in listed)  # server paths stay hidden
+    for path in ("/workspaces/cells/layers/fluo", "/workspaces/cells/layers"):
+        r = api.http.get(path, headers=api.h("victor"))
+        assert r.status_code == 200 and str(api.root) not in r.text, r.text
+    layer = api.http.get("/workspaces/cells/layers/fluo", headers=api.h("victor")).json()
+    assert layer["params"]["file"] == "fluo.tif" and layer["params"]["resampled"] is False
 
 
 def test_add_image_checks_at_once(api, fluo):

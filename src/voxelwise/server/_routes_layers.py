@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -12,7 +13,7 @@ from voxelwise._validate import parse_roi
 from voxelwise.server._auth import Annotator, Owner, Viewer
 from voxelwise.server._codec import Compression, array_response, binary_responses
 from voxelwise.server._errors import ApiError
-from voxelwise.server._paths import confine
+from voxelwise.server._paths import confine, relative_to_root
 from voxelwise.server._schemas import ExportRequest, JobOut, LayerOut, Name
 from voxelwise.server._state import AppState
 from voxelwise.server._submit import ERRORS, submit_job
@@ -28,6 +29,18 @@ ChunkIndex = Annotated[int, Path(ge=0, le=2**31)]
 
 def version_of(info: Any) -> str:
     return hashlib.sha1(info.directory.encode()).hexdigest()[:12]
+
+
+def _hide_paths(value: Any, root: Any) -> Any:
+    """``value`` with every absolute path in it shown relative to the data root (server paths
+    are never shown: a layer's parameters record the file it came from)."""
+    if isinstance(value, dict):
+        return {k: _hide_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_hide_paths(v, root) for v in value]
+    if isinstance(value, str) and PurePath(value).is_absolute():
+        return relative_to_root(root, value)
+    return value
 
 
 def layer_out(state: AppState, ws: Any, info: Any) -> dict[str, Any]:
@@ -50,7 +63,7 @@ def layer_out(state: AppState, ws: Any, info: Any) -> dict[str, Any]:
         "levels": levels,
         "version": version_of(info),
         "sources": list(info.sources),
-        "params": info.params,
+        "params": _hide_paths(info.params, state.settings.data_root),
         "label_set": info.label_set,
         "created": info.created.isoformat(),
         "stats": info.stats,
