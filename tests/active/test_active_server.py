@@ -88,6 +88,10 @@ def test_the_loop_through_the_server(clients, truth):
         ana.create_campaign("cells", "mito", overwrite=True, **settings)
     assert err.value.status == 403
     assert victor.campaigns("cells") == ["mito"]
+    long = "a_lab_package_with_a_long_name.weighted_novelty"  # plugin names may be long
+    with pytest.raises(ClientError) as err:
+        ana.propose("cells", "mito", 1, strategy=long)
+    assert err.value.status == 422 and f"No strategy plugin named {long!r}" in str(err.value)
 
     # round 1: random proposals (no model yet), with previews; a viewer may not propose
     with pytest.raises(ClientError) as err:

@@ -29,8 +29,9 @@ Strategy = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=32,
-        description="random, entropy, least_confidence, margin, bald, kmeans, coreset, hybrid",
+        max_length=200,
+        description="random, entropy, least_confidence, margin, bald, kmeans, coreset, hybrid, "
+        "or a plugin strategy's 'package.name'",
         examples=["entropy"],
     ),
 ]
