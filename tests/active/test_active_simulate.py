@@ -70,6 +70,44 @@ def test_simulation_writes_learning_curves_with_equal_budgets(tmp_path, volume):
         simulate(volume[0], volume[1], out=tmp_path / "sim", test_roi="4:6,:,:", pool_roi="0:4,:,:")
 
 
+@pytest.mark.slow
+def test_runs_made_apart_combine_into_one_result(tmp_path, volume):
+    from voxelwise.active import SimulationResult
+
+    common = {
+        "pool_roi": "0:4,:,:",
+        "test_roi": "4:6,:,:",
+        "strategies": ["entropy"],
+        "initial": 3,
+        "k": 2,
+        "rounds": 1,
+        "patch_size": (32, 32),
+        "config": TINY,
+        "initial_steps": 2,
+        "steps": 1,
+    }
+    a = simulate(volume[0], volume[1], out=tmp_path / "a", seeds=[0], **common)
+    b = simulate(volume[0], volume[1], out=tmp_path / "b", seeds=[0], full_supervision=0, **common)
+    both = SimulationResult.combine([tmp_path / "a", tmp_path / "b"], tmp_path / "both")
+    assert both.strategies == ["random", "entropy"] and len(both.rows) == 2 * len(a.rows)
+    assert both.full_supervision == pytest.approx(a.full_supervision)  # b trained none
+    for s in both.strategies:  # the pooled curve is the mean over the runs' seeds
+        mean = (a.curve(s)[1] + b.curve(s)[1]) / 2
+        np.testing.assert_allclose(both.curve(s)[1], mean, rtol=1e-6)
+    rows = list(csv.DictReader(both.csv.read_text().splitlines()))
+    assert {r["run"] for r in rows} == {"a", "b"}
+    summary = list(csv.DictReader(both.summary_csv.read_text().splitlines()))
+    assert {r["seeds"] for r in summary} == {"2"} and both.plot_png.is_file()
+    again = SimulationResult.combine([both.csv.parent], tmp_path / "again")  # runs kept
+    assert {r["run"] for r in again.rows} == {"a", "b"}
+    with pytest.raises(FileNotFoundError, match="not the output folder of a simulation"):
+        SimulationResult.combine([tmp_path], tmp_path / "c")
+    with pytest.raises(ValueError, match="other than the runs combined"):
+        SimulationResult.combine([tmp_path / "a"], tmp_path / "a")
+    with pytest.raises(ValueError, match="at least one"):
+        SimulationResult.combine([], tmp_path / "c")
+
+
 def test_simulation_refuses_a_test_region_inside_the_pool(tmp_path, volume):
     with pytest.raises(ValueError, match="test region outside the pool"):
         simulate(volume[0], volume[1], out=tmp_path / "x", test_roi="4:6,:,:")

@@ -31,6 +31,19 @@ from voxelwise.errors import OutputExistsError
 __all__ = ["SimulationResult", "curve_summary", "simulate"]
 
 FIELDS = ("strategy", "seed", "round", "labelled_patches", "iou", "seconds")
+FULL_CSV = "full_supervision.csv"
+
+
+def _parse_row(row: dict[str, str], run: str) -> dict[str, Any]:
+    return {
+        "run": row.get("run") or run,
+        "strategy": row["strategy"],
+        "seed": int(row["seed"]),
+        "round": int(row["round"]),
+        "labelled_patches": int(float(row["labelled_patches"])),
+        "iou": float(row["iou"]),
+        "seconds": float(row["seconds"]),
+    }
 
 
 @dataclass
@@ -53,6 +66,67 @@ class SimulationResult:
     summary_csv: Path
     plot_png: Path
     strategies: list[str] = field(default_factory=list)
+
+    @classmethod
+    def combine(
+        cls, folders: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]
+    ) -> SimulationResult:
+        """Pool the results of several :func:`simulate` runs into one, e.g. runs over other
+        seeds or other test regions made in parallel processes: the curves average over every
+        run's seeds. Writes ``curves.csv`` (with a ``run`` column: the folder's name),
+        ``summary.csv`` and ``learning_curves.png`` to ``out``.
+
+        Raises
+        ------
+        FileNotFoundError
+            A folder without ``curves.csv`` (not a simulation's output).
+        ValueError
+            No folder, or runs of different strategies.
+        """
+        if not folders:
+            raise ValueError("Expected at least one simulation folder to combine, got none")
+        if any(Path(f).resolve() == Path(out).resolve() for f in folders):
+            raise ValueError(
+                f"Expected an output folder other than the runs combined, got {out}; its "
+                "curves.csv would be overwritten"
+            )
+        rows: list[dict[str, Any]] = []
+        full: list[float] = []
+        names: list[str] | None = None
+        for folder in map(Path, folders):
+            path = folder / "curves.csv"
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} does not exist: {folder} is not the output folder of a simulation"
+                )
+            with open(path, newline="") as fh:
+                run = [_parse_row(r, folder.name) for r in csv.DictReader(fh)]
+            these = list(dict.fromkeys(r["strategy"] for r in run))
+            if names is not None and set(these) != set(names):
+                raise ValueError(
+                    f"Expected runs of the same strategies, got {names} and {these} ({folder})"
+                )
+            names = names or these
+            rows += run
+            if (folder / FULL_CSV).is_file():
+                with open(folder / FULL_CSV, newline="") as fh:
+                    full += [float(r["iou"]) for r in csv.DictReader(fh)]
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        result = cls(
+            rows=rows,
+            full_supervision=full,
+            csv=out / "curves.csv",
+            summary_csv=out / "summary.csv",
+            plot_png=out / "learning_curves.png",
+            strategies=names or [],
+        )
+        with open(result.csv, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["run", *FIELDS])
+            writer.writeheader()
+            writer.writerows(rows)
+        _write_outputs(result)
+        return result
 
     def curve(self, strategy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(budgets, mean IoU, std IoU)`` over seeds, per round."""
@@ -187,7 +261,8 @@ def simulate(
         writes class c as c + 1.
     out : path
         Output folder: ``curves.csv`` (every run and round), ``summary.csv`` (mean, std, min,
-        max over seeds), ``learning_curves.png`` and the workspace of the campaigns.
+        max over seeds), ``learning_curves.png``, ``full_supervision.csv`` and the workspace of
+        the campaigns. :meth:`SimulationResult.combine` pools several such folders.
     test_roi : str or slices
         The held-out region the IoU is measured on (read into memory).
     pool_roi : str or slices, optional
@@ -349,6 +424,10 @@ def simulate(
                 )
                 full.append(evaluate(result.model_path)["iou"])
                 say(f"seed {seed} full supervision: IoU {full[-1]:.4f}")
+                with open(out / FULL_CSV, "a" if len(full) > 1 else "w", newline="") as fb:
+                    if len(full) == 1:
+                        fb.write("seed,iou\n")
+                    fb.write(f"{seed},{full[-1]}\n")
     result = SimulationResult(
         rows=rows,
         full_supervision=full,
@@ -384,7 +463,7 @@ def _write_outputs(result: SimulationResult) -> None:
         x, mean, std = result.curve(s)
         curves[s] = (x.tolist(), mean.tolist(), (mean - std).tolist(), (mean + std).tolist())
     ref = float(np.mean(result.full_supervision)) if result.full_supervision else None
-    seeds = len({r["seed"] for r in result.rows})
+    seeds = len({(r.get("run"), r["seed"]) for r in result.rows})
     learning_curves(
         result.plot_png,
         curves,
