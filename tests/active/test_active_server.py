@@ -92,6 +92,13 @@ def test_the_loop_through_the_server(clients, truth):
     with pytest.raises(ClientError) as err:
         ana.propose("cells", "mito", 1, strategy=long)
     assert err.value.status == 422 and f"No strategy plugin named {long!r}" in str(err.value)
+    for call in (ana.propose, ana.propose_job):  # parameters are for plugin strategies
+        with pytest.raises(ClientError) as err:
+            call("cells", "mito", 1, strategy="bald", strategy_params={"weight": 1})
+        assert err.value.status == 422 and "takes no parameters" in str(err.value)
+    with pytest.raises(ClientError) as err:
+        ana.create_campaign("cells", "m2", **settings, strategy_params={"weight": 1})
+    assert err.value.status == 422 and "'entropy' takes no parameters" in str(err.value)
 
     # round 1: random proposals (no model yet), with previews; a viewer may not propose
     with pytest.raises(ClientError) as err:

@@ -122,6 +122,19 @@ def test_strategy_plugin_ranks_candidates(example_plugin):
         active.select(NOVELTY, 3, scores={"entropy": entropy})
     listed = {p.name: p for p in plugins.list_plugins("strategy")}
     assert listed[NOVELTY].schema["properties"] == {"weight": {"type": "number", "default": 0.5}}
+    # its keyword parameters: given values replace the defaults, checked against its schema
+    far = active.select_from_probabilities(NOVELTY, probs, 5, embeddings=emb, params={"weight": 1})
+    expected = _novelty(active.uncertainty_scores(probs, method="entropy"), emb, weight=1.0)
+    np.testing.assert_array_equal(far.indices, np.argsort(-expected, kind="stable")[:5])
+    assert list(far.indices) != list(sel.indices)
+    with pytest.raises(active.StrategyError, match=r"has no parameter 'wieght'.*weight"):
+        active.select_from_probabilities(NOVELTY, probs, 5, embeddings=emb, params={"wieght": 1})
+    with pytest.raises(active.StrategyError, match="weight"):
+        active.select(
+            NOVELTY, 3, scores={"entropy": entropy}, embeddings=emb, params={"weight": "x"}
+        )
+    with pytest.raises(active.StrategyError, match="built-in strategy 'entropy' takes no param"):
+        active.select("entropy", 3, scores=entropy, params={"weight": 1.0})
 
 
 def test_bad_strategy_plugins(bad, example_plugin, tmp_path, capsys):
@@ -192,6 +205,27 @@ def test_strategy_plugin_in_campaign_cli_and_simulate(example_plugin, tmp_path, 
     assert [p["strategy"] for p in second] == [NOVELTY] * 3
     scores = [p["score"] for p in second]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+
+    # the plugin's parameters: the campaign's default, overridden for one batch, recorded
+    assert main(
+        ["-q", "al", "create", ws, "far", "--patch-size", "32,32", "--config",
+         str(tmp_path / "tiny.yaml"), "--classes", "2", "--seed", "0", "--model",
+         str(campaign.model_path), "--strategy", NOVELTY, "--strategy-param", "weight=1"]
+    ) == 0  # fmt: skip
+    far = active.Campaign(ws, "far")
+    assert far.params["strategy_params"] == {"weight": 1.0}
+    assert far.status()["strategy_params"] == {"weight": 1.0}
+    assert main(["-q", "al", "propose", ws, "far", "-k", "2", "--json"]) == 0
+    assert main(
+        ["-q", "al", "propose", ws, "far", "-k", "2", "--json", "--strategy-param", "weight=0"]
+    ) == 0  # fmt: skip
+    recorded = [p["strategy_params"] for p in far.rounds()[-1]["proposals"]]
+    assert recorded == [{"weight": 1.0}] * 2 + [{"weight": 0.0}] * 2
+    capsys.readouterr()
+    code = main(["-q", "al", "propose", ws, "far", "--strategy-param", "wieght=1"])
+    assert code != 0 and "has no parameter 'wieght'" in capsys.readouterr().err
+    with pytest.raises(active.StrategyError, match="takes no parameters"):
+        far.propose(1, strategy="entropy", strategy_params={"weight": 1.0})
 
 
 def _ws(path: Path, shift: int) -> Workspace:

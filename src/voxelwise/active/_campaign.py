@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from voxelwise.active._errors import (
     PatchIndexError,
     PoolSizeError,
 )
+from voxelwise.active._plugins import check_strategy_params
 from voxelwise.active._pool import Pool
 from voxelwise.active._proposal import Proposal
 from voxelwise.active._propose import previews, select_with_model
@@ -98,6 +99,7 @@ class Campaign:
         model: str | os.PathLike[str] | None = None,
         config: Any = None,
         strategy: str = DEFAULT_STRATEGY,
+        strategy_params: Mapping[str, Any] | None = None,
         patch_size: Any = (128, 128),
         axis: str | None = "z",
         stride: Any = None,
@@ -140,6 +142,8 @@ class Campaign:
             Training settings (network, patch size, batch size, learning rate, ...).
         strategy : str
             Default strategy (see :data:`~voxelwise.active.STRATEGIES`).
+        strategy_params : dict, optional
+            Keyword parameters of a plugin strategy (checked against its schema).
         patch_size, axis, stride, roi
             The pool (see :class:`Pool`).
         steps, initial_steps : int
@@ -170,6 +174,7 @@ class Campaign:
         ws.layer(image)  # raises LayerNotFoundError listing the layers
         pool = Pool(ws.shape, patch_size, axis=axis, stride=stride, roi=roi)
         strategy = parse_strategy(strategy)
+        options = check_strategy_params(strategy, strategy_params)
         cfg = train_settings(config, pool)
         if not 0 <= float(val_fraction) < 1:
             raise ValueError(f"Expected 0 <= val_fraction < 1, got {val_fraction} instead")
@@ -206,6 +211,7 @@ class Campaign:
             "classes": None if classes is None else positive(classes, "classes"),
             "pool": pool.to_dict(),
             "strategy": strategy,
+            "strategy_params": options,
             "config": cfg,
             "steps": positive(steps, "steps"),
             "initial_steps": positive(initial_steps, "initial_steps"),
@@ -331,6 +337,7 @@ class Campaign:
         k: int,
         *,
         strategy: str | None = None,
+        strategy_params: Mapping[str, Any] | None = None,
         preview: bool = True,
         progress: Callable[[int, int], None] | None = None,
         on_short: str = "warn",
@@ -346,6 +353,9 @@ class Campaign:
             How many patches to propose.
         strategy : str, optional
             Overrides the campaign's strategy for this batch.
+        strategy_params : dict, optional
+            Keyword parameters of a plugin strategy for this batch (default: the campaign's,
+            when the strategy is the campaign's).
         preview : bool
             Attach a PNG preview (the patch, and the model's prediction) to each proposal.
         progress : callable, optional
@@ -369,6 +379,9 @@ class Campaign:
                 f"Expected on_short as 'warn', 'ignore' or 'raise', got {on_short!r} instead"
             )
         name = parse_strategy(strategy or self.params["strategy"])
+        if strategy_params is None and name == self.params["strategy"]:
+            strategy_params = self.params.get("strategy_params")
+        options = check_strategy_params(name, strategy_params)
         pool = self.pool()
         labelled = self.labelled(pool)
         pool.exclude(labelled)
@@ -411,7 +424,9 @@ class Campaign:
         if used == "random" or model is None:
             sel = select("random", k, n=int(cand.size), rng=gen, is_duplicate=dup)
         else:
-            sel = select_with_model(self, used, k, model, pool, cand, labelled, gen, dup, progress)
+            sel = select_with_model(
+                self, used, k, model, pool, cand, labelled, gen, dup, progress, options
+            )
         picked = cand[sel.indices]
         images = previews(self, picked, pool, model) if preview else {}
         starts, stops = pool.starts(picked), pool.stops(picked)
@@ -429,7 +444,8 @@ class Campaign:
             )
             for r, (i, s, a, b) in enumerate(zip(picked, sel.scores, starts, stops))
         ]
-        self._append("proposals", [p.to_dict(preview=False) for p in proposals])
+        extra = {"strategy_params": options} if options and used != "random" else {}
+        self._append("proposals", [{**p.to_dict(preview=False), **extra} for p in proposals])
         return proposals
 
     # -- answers --------------------------------------------------------------------------------
@@ -548,6 +564,7 @@ class Campaign:
         return {
             "name": self.name,
             "strategy": self.params["strategy"],
+            "strategy_params": dict(self.params.get("strategy_params") or {}),
             "image": self.params["image"],
             "labels": self.labels_layer,
             "round": rounds[-1]["round"] if rounds else 0,

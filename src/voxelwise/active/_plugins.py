@@ -16,9 +16,12 @@ built-in strategies). Its leading positional parameters name what voxelwise give
 ``rng`` : numpy.random.Generator
     For strategies with random parts.
 
-Its keyword parameters take their defaults (their schema is listed with the plugin). A plugin
-strategy is named ``package.name`` wherever a strategy is: campaigns, ``voxelwise al create
---strategy``, ``simulate``, :func:`~voxelwise.active.select`.
+Its keyword parameters (their schema is listed with the plugin) take the values given as
+``strategy_params`` (:func:`~voxelwise.active.select`, campaigns, the server) or
+``--strategy-param NAME=VALUE`` (``voxelwise al create`` and ``propose``), checked against that
+schema; the others keep their defaults. A plugin strategy is named ``package.name`` wherever a
+strategy is: campaigns, ``voxelwise al create --strategy``, ``simulate``,
+:func:`~voxelwise.active.select`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,13 @@ import numpy as np
 
 from voxelwise.active._errors import StrategyError
 
-__all__ = ["STRATEGY_INPUTS", "is_plugin_strategy", "plugin_scores", "strategy_inputs"]
+__all__ = [
+    "STRATEGY_INPUTS",
+    "check_strategy_params",
+    "is_plugin_strategy",
+    "plugin_scores",
+    "strategy_inputs",
+]
 
 UNCERTAINTY_INPUTS = ("entropy", "least_confidence", "margin", "bald")
 STRATEGY_INPUTS = (*UNCERTAINTY_INPUTS, "embeddings", "labelled", "rng")
@@ -71,6 +80,41 @@ def strategy_inputs(name: str) -> tuple[str, ...]:
     return tuple(inputs)
 
 
+def check_strategy_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keyword parameters given to strategy ``name``, checked: a plugin strategy's against
+    its schema (only those given are returned; the rest keep their defaults); a built-in
+    strategy takes none.
+
+    Raises
+    ------
+    StrategyError
+        Parameters for a built-in strategy, or an unknown parameter or a value of the wrong
+        type for a plugin's.
+    """
+    if params is None or not len(params):
+        return {}
+    if not isinstance(params, Mapping):
+        raise StrategyError(
+            f"Expected the strategy parameters as a mapping of name to value, got {params!r} "
+            "instead"
+        )
+    if not is_plugin_strategy(name):
+        raise StrategyError(
+            f"The built-in strategy {name!r} takes no parameters (got "
+            f"{', '.join(map(repr, params))}); parameters are for plugin strategies "
+            "('package.name')"
+        )
+    from voxelwise.plugins import PluginError
+    from voxelwise.plugins._schema import check_params
+
+    info = _info(name)
+    try:
+        checked = check_params(info.schema or {}, dict(params), plugin=name)
+    except PluginError as e:
+        raise StrategyError(str(e)) from e
+    return {k: checked[k] for k in params}
+
+
 def plugin_scores(
     name: str,
     *,
@@ -79,16 +123,19 @@ def plugin_scores(
     labelled: Any = None,
     rng: np.random.Generator,
     n: int | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
-    """Run the plugin strategy ``name`` and return its checked ``(N,)`` float64 scores.
+    """Run the plugin strategy ``name`` (with keyword parameters ``params``) and return its
+    checked ``(N,)`` float64 scores.
 
     Raises
     ------
     StrategyError
-        An input it needs is missing, it raised, or it returned something other than one
-        finite number per candidate.
+        A bad parameter, an input it needs is missing, it raised, or it returned something
+        other than one finite number per candidate.
     """
     info = _info(name)
+    options = check_strategy_params(name, params)
     given: dict[str, Any] = {k: np.asarray(v) for k, v in scores.items() if v is not None}
     if embeddings is not None:
         given["embeddings"] = np.asarray(embeddings, dtype=np.float32)
@@ -107,7 +154,7 @@ def plugin_scores(
     sizes = {len(given[k]) for k in needs if k not in ("labelled", "rng")}
     count = n if n is not None else (sizes.pop() if len(sizes) == 1 else None)
     try:
-        out = info.obj(**{k: given[k] for k in needs})
+        out = info.obj(**{k: given[k] for k in needs}, **options)
     except Exception as e:  # a plugin may raise anything; say which one and why
         raise StrategyError(f"The strategy plugin {name!r} raised {type(e).__name__}: {e}") from e
     try:

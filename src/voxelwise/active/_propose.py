@@ -29,6 +29,7 @@ def select_with_model(
     gen: np.random.Generator,
     dup: Any,
     progress: Callable[[int, int], None] | None,
+    params: dict[str, Any] | None = None,
 ) -> Any:
     from voxelwise.active._deep import as_deep_model, score_with_model
 
@@ -73,6 +74,7 @@ def select_with_model(
         n=int(cand.size),
         rng=gen,
         is_duplicate=dup,
+        params=params,
     )
 
 

@@ -32,7 +32,12 @@ from voxelwise.active._diversity import (
     kmeans_selection,
 )
 from voxelwise.active._errors import StrategyError
-from voxelwise.active._plugins import is_plugin_strategy, plugin_scores, strategy_inputs
+from voxelwise.active._plugins import (
+    check_strategy_params,
+    is_plugin_strategy,
+    plugin_scores,
+    strategy_inputs,
+)
 from voxelwise.active._uncertainty import (
     UNCERTAINTY_METHODS,
     bald_scores,
@@ -114,6 +119,7 @@ def select(
     rng: np.random.Generator | int | None = None,
     is_duplicate: Duplicate | None = None,
     factor: float = 4.0,
+    params: Mapping[str, Any] | None = None,
 ) -> Selection:
     """Pick ``k`` candidates with a strategy.
 
@@ -136,13 +142,23 @@ def select(
         Number of candidates for 'random' when neither scores nor embeddings are given.
     rng, is_duplicate, factor
         Seed for the random parts; near-duplicate test; 'hybrid' pre-selection factor.
+    params : dict, optional
+        Keyword parameters of a plugin strategy (checked against its schema; built-in
+        strategies take none).
     """
     name = parse_strategy(strategy)
     gen = parse_rng(rng)
+    check_strategy_params(name, params)
     if is_plugin_strategy(name):
         named = scores if isinstance(scores, Mapping) else {"entropy": scores}
         sc = plugin_scores(
-            name, scores=named, embeddings=embeddings, labelled=labelled, rng=gen, n=n
+            name,
+            scores=named,
+            embeddings=embeddings,
+            labelled=labelled,
+            rng=gen,
+            n=n,
+            params=params,
         )
         idx = rank(sc, k, is_duplicate=is_duplicate)
         return Selection(np.asarray(idx, dtype=np.int64), sc[idx], name)
@@ -180,6 +196,7 @@ def select_from_probabilities(
     rng: np.random.Generator | int | None = None,
     is_duplicate: Duplicate | None = None,
     reduce: str = "sum",
+    params: Mapping[str, Any] | None = None,
 ) -> Selection:
     """Pick ``k`` candidates from their class probabilities ``(N, C, ...)`` (or MC samples
     ``(T, N, C, ...)`` for 'bald').
@@ -187,9 +204,11 @@ def select_from_probabilities(
     Convenient for shallow classifiers: e.g. the ``(N, C)`` supervoxel probabilities of
     :func:`voxelwise.learn.predict_supervoxels` give the supervoxels to annotate next.
     'hybrid' uses entropy as its uncertainty. A plugin strategy gets the uncertainties it names
-    computed from the probabilities (from the mean of MC samples when it takes 'bald').
+    computed from the probabilities (from the mean of MC samples when it takes 'bald'), and
+    ``params`` as its keyword parameters.
     """
     name = parse_strategy(strategy)
+    check_strategy_params(name, params)
     p = np.asarray(probabilities)
     if is_plugin_strategy(name):
         needs = strategy_inputs(name)
@@ -210,6 +229,7 @@ def select_from_probabilities(
             n=int(count),
             rng=rng,
             is_duplicate=is_duplicate,
+            params=params,
         )
     if name == "bald":
         scores = bald_scores(p, reduce=reduce)

@@ -104,6 +104,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--model", help="deep model file to start from")
     p.add_argument("--config", metavar="YAML", help="training settings (TrainConfig YAML)")
     p.add_argument("--strategy", default="entropy", help=_STRATEGY_HELP)
+    p.add_argument(
+        "--strategy-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a plugin strategy's parameter, e.g. weight=0.3 (repeatable)",
+    )
     p.add_argument("--patch-size", default="128,128", help="2D 'rows,cols' or 3D 'z,y,x'")
     p.add_argument("--axis", default="z", help="z, y, x (2D patches) or 3d (windows)")
     p.add_argument("--roi", help="pool region 'z0:z1,y0:y1,x0:x1'")
@@ -122,6 +129,14 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("-k", type=int, default=8, help="patches to propose (default 8)")
     p.add_argument("--strategy", help=_STRATEGY_HELP + " (default: the campaign's)")
+    p.add_argument(
+        "--strategy-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a plugin strategy's parameter for this batch (repeatable; default: the "
+        "campaign's, when the strategy is the campaign's)",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", action="store_true", help="print JSON records (no previews)")
     p.set_defaults(func=cmd_al_propose)
@@ -207,6 +222,12 @@ def cmd_al_simulate(args: argparse.Namespace) -> None:
     print(f"plot     {result.plot_png}")
 
 
+def _strategy_params(args: argparse.Namespace) -> dict[str, Any] | None:
+    from voxelwise.cli._commands import _key_value
+
+    return dict(_key_value(t, "--strategy-param") for t in args.strategy_param) or None
+
+
 def cmd_al_create(args: argparse.Namespace) -> None:
     from voxelwise.active import Campaign
 
@@ -220,6 +241,7 @@ def cmd_al_create(args: argparse.Namespace) -> None:
         model=args.model,
         config=_config(args.config),
         strategy=args.strategy,
+        strategy_params=_strategy_params(args),
         patch_size=_patch_size(args.patch_size, args.axis),
         axis=None if args.axis.lower() == "3d" else args.axis,
         roi=args.roi,
@@ -245,7 +267,11 @@ def cmd_al_propose(args: argparse.Namespace) -> None:
     campaign = Campaign(args.workspace, args.name)
     with progress_bar("score", enabled=not args.quiet, unit="patch") as progress:
         proposals = campaign.propose(
-            args.k, strategy=args.strategy, preview=False, progress=progress
+            args.k,
+            strategy=args.strategy,
+            strategy_params=_strategy_params(args),
+            preview=False,
+            progress=progress,
         )
     if args.json:
         print(json.dumps([p.to_dict(preview=False) for p in proposals], indent=1))

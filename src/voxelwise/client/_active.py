@@ -38,8 +38,8 @@ class ActiveMixin:
 
     def create_campaign(self, workspace: str, name: str, **settings: Any) -> dict[str, Any]:
         """Start a campaign (settings as :meth:`voxelwise.active.Campaign.create`: ``image``,
-        ``labels``, ``classes``, ``patch_size``, ``axis``, ``strategy``, ``config``, ``budget``,
-        ``patience``, ``model`` (a deep model of the workspace), ...); returns its status."""
+        ``labels``, ``classes``, ``patch_size``, ``axis``, ``strategy``, ``strategy_params``,
+        ``config``, ``budget``, ``patience``, ``model`` (a deep model of the workspace), ...); returns its status."""
         body = {"name": name, **{k: _plain(v) for k, v in settings.items() if v is not None}}
         return dict(self._http.json("POST", self._al(workspace), json=body))
 
@@ -58,21 +58,39 @@ class ActiveMixin:
         k: int = 8,
         *,
         strategy: str | None = None,
+        strategy_params: dict[str, Any] | None = None,
         preview: bool = True,
         timeout: float | None = None,
     ) -> dict[str, Any]:
         """The next ``k`` patches to annotate, best first (``proposals``: index, roi, start,
-        stop, axis, score, preview), with ``stop``/``stop_reason`` from the stopping rules."""
-        body = {"k": int(k), "strategy": strategy, "preview": bool(preview)}
+        stop, axis, score, preview), with ``stop``/``stop_reason`` from the stopping rules.
+        ``strategy_params``: keyword parameters of a plugin strategy."""
+        body = {
+            "k": int(k),
+            "strategy": strategy,
+            "strategy_params": strategy_params,
+            "preview": bool(preview),
+        }
         clean = {key: v for key, v in body.items() if v is not None}
         path = self._al(workspace, name, "propose")
         return dict(self._http.json("POST", path, json=clean, timeout=timeout))
 
     def propose_job(
-        self, workspace: str, name: str, k: int = 8, *, strategy: str | None = None
+        self,
+        workspace: str,
+        name: str,
+        k: int = 8,
+        *,
+        strategy: str | None = None,
+        strategy_params: dict[str, Any] | None = None,
     ) -> Job:
         """:meth:`propose` as a job (for large pools); its result holds the proposals."""
-        body = {"k": int(k), "strategy": strategy, "preview": False}
+        body = {
+            "k": int(k),
+            "strategy": strategy,
+            "strategy_params": strategy_params,
+            "preview": False,
+        }
         clean = {key: v for key, v in body.items() if v is not None}
         info = self._http.json("POST", self._al(workspace, name, "propose/job"), json=clean)
         return Job(self._http, info)

@@ -14,7 +14,12 @@ __all__ = ["active_propose", "active_update", "propose_answer"]
 
 
 def propose_answer(
-    campaign: Any, k: int, strategy: str | None, preview: bool, progress: Any
+    campaign: Any,
+    k: int,
+    strategy: str | None,
+    preview: bool,
+    progress: Any,
+    strategy_params: dict[str, Any] | None = None,
 ) -> dict:
     """Propose ``k`` patches; the answer says how many were asked and whether to stop.
 
@@ -22,7 +27,12 @@ def propose_answer(
     ``proposals``, and ``note`` says so) instead of a warning nobody would see.
     """
     proposals = campaign.propose(
-        k, strategy=strategy, preview=preview, progress=progress, on_short="ignore"
+        k,
+        strategy=strategy,
+        strategy_params=strategy_params,
+        preview=preview,
+        progress=progress,
+        on_short="ignore",
     )
     stop, reason = campaign.should_stop()
     note = ""
@@ -53,6 +63,7 @@ def active_propose(ctx: JobContext, root: Path, name: str | None, p: dict[str, A
         p.get("strategy"),
         bool(p.get("preview", False)),
         ctx.stage(0.0, 1.0, f"scoring the pool of {campaign.name}"),
+        p.get("strategy_params"),
     )
 
 

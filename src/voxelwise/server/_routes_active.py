@@ -134,16 +134,17 @@ def propose(name: CampaignName, body: ProposeRequest, access: Annotator) -> dict
     Scoring a large pool takes a while: bound it with the campaign's ``candidates``, or use
     ``.../propose/job``."""
     campaign = _campaign(access, name)
-    return propose_answer(campaign, body.k, body.strategy, body.preview, None)
+    return propose_answer(campaign, body.k, body.strategy, body.preview, None, body.strategy_params)
 
 
 @router.post("/{name}/propose/job", summary="Propose patches as a job", **_JOB)
 def propose_job(name: CampaignName, body: ProposeRequest, access: Annotator) -> dict[str, Any]:
     from voxelwise.active import parse_strategy
+    from voxelwise.active._plugins import check_strategy_params
 
-    _campaign(access, name)
-    if body.strategy is not None:
-        parse_strategy(body.strategy)
+    campaign = _campaign(access, name)
+    strategy = parse_strategy(body.strategy or campaign.params["strategy"])
+    check_strategy_params(strategy, body.strategy_params)  # a clear 422 now, not a failed job
     params = ProposeJobRequest(campaign=name, **body.model_dump())
     return submit_job(access.state, access.user, "active_propose", access.name, params)
 

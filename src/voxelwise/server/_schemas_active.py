@@ -36,6 +36,16 @@ Strategy = Annotated[
     ),
 ]
 
+StrategyParams = Annotated[
+    dict[str, Any],
+    Field(
+        max_length=64,
+        description="Keyword parameters of a plugin strategy (its schema: GET "
+        "/registry/plugins); built-in strategies take none",
+        examples=[{"weight": 0.3}],
+    ),
+]
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +64,7 @@ class CampaignCreate(_Body):
     )
     config: dict[str, Any] | None = Field(None, description="Training settings (TrainConfig)")
     strategy: Strategy = "entropy"
+    strategy_params: StrategyParams | None = None
     patch_size: Annotated[list[Size], Field(min_length=2, max_length=3)] = [128, 128]
     axis: Literal["z", "y", "x", "3d"] = "z"
     stride: Annotated[list[Size], Field(min_length=2, max_length=3)] | None = None
@@ -77,6 +88,9 @@ class CampaignCreate(_Body):
 class ProposeRequest(_Body):
     k: Annotated[int, Field(ge=1, le=10_000)] = Field(8, description="Patches wanted")
     strategy: Strategy | None = Field(None, description="Default: the campaign's strategy")
+    strategy_params: StrategyParams | None = Field(
+        None, description="Default: the campaign's, when the strategy is the campaign's"
+    )
     preview: bool = Field(True, description="A PNG (base64) of each patch and its prediction")
 
 
