@@ -1,6 +1,7 @@
 """The example plugin's filter and classifier through the dock widget: the Segment tab lists the
 server's classifiers (plugins included), features take plugin filter specs, and training with the
-plugin classifier and its parameters gives a prediction layer."""
+plugin classifier and its parameters gives a prediction layer; the Active-learning tab offers the
+plugin strategy with a form of its parameters, which the campaign keeps."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 SHARPEN = "voxelwise_example_plugin.sharpen"
 CENTROID = "voxelwise_example_plugin.centroid"
+NOVELTY = "voxelwise_example_plugin.novelty"
 
 
 @pytest.fixture
@@ -89,3 +91,20 @@ def test_plugin_filter_and_classifier_from_the_widget(widget, plugin_server, qtb
     seg.params.setText("temperature")  # not key=value: a message, no traceback, no job
     click(qtbot, seg, "Train")
     assert "key=value" in seg.status.text()
+
+    # the Active-learning tab offers the plugin strategy with its parameters' form
+    act = widget.active
+    qtbot.waitUntil(lambda: act.strategy.findText(NOVELTY) >= 0, timeout=30_000)
+    act.strategy.setCurrentText("entropy")
+    assert act.strategy_params.fields == {}  # built-in strategies take no parameters
+    act.strategy.setCurrentText(NOVELTY)
+    assert act.strategy_params.fields["weight"].value() == 0.5
+    act.strategy_params.fields["weight"].setValue(0.8)
+    act.campaign.setCurrentText("novel")
+    act.patch.setText("8,8")
+    act.classes.setValue(2)
+    click(qtbot, act, "Create campaign")
+    wait_idle(qtbot, widget, 120)
+    with Client(plugin_server.url, plugin_server.token) as client:
+        status = client.campaign("p", "novel")
+    assert status["strategy"] == NOVELTY and status["strategy_params"] == {"weight": 0.8}

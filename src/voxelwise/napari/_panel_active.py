@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 from voxelwise.napari._base import Hub, Panel, follow_job
 from voxelwise.napari._navigate import centre_on
 from voxelwise.napari._panel_deep import parse_patch
+from voxelwise.napari._params_form import ParamsForm
 
 __all__ = ["ActivePanel"]
 
@@ -78,6 +79,9 @@ class ActivePanel(Panel):
         self.strategy = QComboBox()
         self.strategy.addItems(list(STRATEGIES))
         self.strategy.setEditable(True)  # strategies of plugins by name
+        self.strategy_params = ParamsForm()  # a plugin strategy's parameters, from its schema
+        self._strategy_schemas: dict[str, dict[str, Any]] = {}
+        self.strategy.currentTextChanged.connect(self._show_strategy_form)
         self.steps = _spin(1, 1_000_000, 100)
         self.initial_steps = _spin(1, 1_000_000, 300)
         self.config = QLineEdit()
@@ -92,6 +96,7 @@ class ActivePanel(Panel):
             ("Patch size", self.patch),
             ("Slice axis", self.axis),
             ("Strategy", self.strategy),
+            ("", self.strategy_params),
             ("Steps per update", self.steps),
             ("Steps of the first model", self.initial_steps),
             ("Training settings", self.config),
@@ -132,6 +137,24 @@ class ActivePanel(Panel):
     def on_event(self, event: str) -> None:
         if event == "workspace":
             self.guard(self.refresh_campaigns)
+        if event == "connected" and self.session.client is not None:
+            self.run(self.session.client.list_plugins, done=self._set_plugins, quiet=True)
+
+    def _set_plugins(self, entries: list[dict[str, Any]]) -> None:
+        """Offer the server's plugin strategies after the built-in ones, with their forms."""
+        found = {
+            str(e["name"]): dict(e.get("schema") or {})
+            for e in entries
+            if e.get("kind") == "strategy" and not e.get("error")
+        }
+        for name in found:
+            if self.strategy.findText(name) < 0:
+                self.strategy.addItem(name)
+        self._strategy_schemas = found
+        self._show_strategy_form(self.strategy.currentText())
+
+    def _show_strategy_form(self, name: str) -> None:
+        self.strategy_params.set_schema(self._strategy_schemas.get(name))
 
     def refresh_campaigns(self) -> None:
         client, ws = self.session.require_workspace()
@@ -154,6 +177,7 @@ class ActivePanel(Panel):
             "image": self.image.text().strip() or "raw",
             "axis": axis,
             "strategy": self.strategy.currentText(),
+            "strategy_params": self.strategy_params.values() or None,
             "steps": int(self.steps.value()),
             "initial_steps": int(self.initial_steps.value()),
             "device": self.device.currentText(),
@@ -229,9 +253,10 @@ class ActivePanel(Panel):
         client, ws = self.session.require_workspace()
         name, k = self.name, int(self.k.value())
         strategy = self.strategy.currentText()
+        params = self.strategy_params.values() or None
 
         def submit() -> Any:
-            return client.propose_job(ws, name, k, strategy=strategy)
+            return client.propose_job(ws, name, k, strategy=strategy, strategy_params=params)
 
         self.run(follow_job, submit, done=self._proposed, what=f"proposing {k} patches")
 
