@@ -65,13 +65,7 @@ class ActiveMixin:
         """The next ``k`` patches to annotate, best first (``proposals``: index, roi, start,
         stop, axis, score, preview), with ``stop``/``stop_reason`` from the stopping rules.
         ``strategy_params``: keyword parameters of a plugin strategy."""
-        body = {
-            "k": int(k),
-            "strategy": strategy,
-            "strategy_params": strategy_params,
-            "preview": bool(preview),
-        }
-        clean = {key: v for key, v in body.items() if v is not None}
+        clean = _propose_body(k, strategy, strategy_params, preview)
         path = self._al(workspace, name, "propose")
         return dict(self._http.json("POST", path, json=clean, timeout=timeout))
 
@@ -85,13 +79,7 @@ class ActiveMixin:
         strategy_params: dict[str, Any] | None = None,
     ) -> Job:
         """:meth:`propose` as a job (for large pools); its result holds the proposals."""
-        body = {
-            "k": int(k),
-            "strategy": strategy,
-            "strategy_params": strategy_params,
-            "preview": False,
-        }
-        clean = {key: v for key, v in body.items() if v is not None}
+        clean = _propose_body(k, strategy, strategy_params, False)
         info = self._http.json("POST", self._al(workspace, name, "propose/job"), json=clean)
         return Job(self._http, info)
 
@@ -144,3 +132,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _propose_body(
+    k: int, strategy: str | None, params: dict[str, Any] | None, preview: bool
+) -> dict[str, Any]:
+    body = {"k": int(k), "strategy": strategy, "strategy_params": params, "preview": preview}
+    return {key: v for key, v in body.items() if v is not None}
