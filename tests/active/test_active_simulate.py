@@ -191,3 +191,18 @@ def test_command_line_simulate_and_campaign(tmp_path, volume, capsys):
     assert status["labelled"] == 3 and status["round_status"] == "trained"
     assert main(["-q", "al", "status", ws, "nope"]) == 2
     assert "No campaign named 'nope'" in capsys.readouterr().err
+
+
+def test_learning_curves_have_round_ticks_and_bands_cut_to_the_iou_range(tmp_path):
+    from voxelwise.active._plot import _tick_step, learning_curves
+
+    assert [_tick_step(s) for s in (0.7, 0.1, 0.03, 5.0)] == [0.1, 0.01, 0.005, 1.0]
+    x, mean = [8, 12, 16], [0.1, 0.2, 0.3]
+    wide = learning_curves(tmp_path / "a.png", {"r": (x, mean, [-0.3, 0.0, 0.1], [0.3, 0.4, 1.4])})
+    cut = learning_curves(tmp_path / "b.png", {"r": (x, mean, [0.0, 0.0, 0.1], [0.3, 0.4, 1.0])})
+    a, b = np.asarray(Image.open(wide)), np.asarray(Image.open(cut))
+    np.testing.assert_array_equal(a, b)  # an IoU band never leaves 0..1
+    free = learning_curves(
+        tmp_path / "c.png", {"r": (x, mean, [-0.3, 0.0, 0.1], [0.3, 0.4, 1.4])}, clip=None
+    )
+    assert not np.array_equal(np.asarray(Image.open(free)), a)

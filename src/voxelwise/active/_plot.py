@@ -22,6 +22,17 @@ COLOURS = [
 ]
 
 
+def _tick_step(span: float) -> float:
+    """A round step (1, 2 or 5 times a power of ten) giving 4 to 10 ticks over ``span``."""
+    if not span > 0:
+        return 0.1
+    power = 10.0 ** math.floor(math.log10(span / 4))
+    for m in (1, 2, 5, 10):
+        if span / (m * power) <= 10:
+            return m * power
+    return 10 * power
+
+
 def learning_curves(
     path: str | Path,
     curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
@@ -32,16 +43,23 @@ def learning_curves(
     xlabel: str = "labelled patches",
     ylabel: str = "IoU",
     size: tuple[int, int] = (760, 480),
+    clip: tuple[float, float] | None = (0.0, 1.0),
 ) -> Path:
     """Draw one line per strategy with a shaded band, and a dashed reference line; PNG.
 
     ``curves`` maps a name to ``(x, mean, low, high)``: the band spans ``low``..``high``
-    (e.g. mean ± standard deviation over seeds).
+    (e.g. mean ± standard deviation over seeds), cut to ``clip`` (the range the values can
+    take: an IoU's by default; None: no limit). The y axis has round ticks and grid lines.
     """
     w, h = size
     left, right, top, bottom = 64, 190, 34, 48
     img = Image.new("RGB", size, "white")
     xs = [float(v) for c in curves.values() for v in c[0]]
+    lo, hi = clip if clip is not None else (-math.inf, math.inf)
+    curves = {
+        name: (x, mean, [max(v, lo) for v in low], [min(v, hi) for v in high])
+        for name, (x, mean, low, high) in curves.items()
+    }
     ys = [float(v) for c in curves.values() for part in c[1:] for v in part]
     if reference is not None and math.isfinite(reference):
         ys.append(float(reference))
@@ -52,8 +70,9 @@ def learning_curves(
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
     x1 = x1 if x1 > x0 else x0 + 1
-    pad = 0.05 * (y1 - y0 if y1 > y0 else 1.0)
-    y0, y1 = y0 - pad, y1 + pad
+    step = _tick_step(y1 - y0)
+    y0, y1 = math.floor(y0 / step) * step, math.ceil(y1 / step) * step
+    y1 = y1 if y1 > y0 else y0 + step
 
     def px(xv: float, yv: float) -> tuple[float, float]:
         return (
@@ -72,12 +91,14 @@ def learning_curves(
             shade.polygon(upper + lower, fill=(*colour, 45))
     img = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
     draw = ImageDraw.Draw(img)
-    draw.line([(left, top), (left, h - bottom), (w - right, h - bottom)], fill="black")
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        yv = y0 + frac * (y1 - y0)
+    ticks = [y0 + i * step for i in range(round((y1 - y0) / step) + 1)]
+    digits = max(0, -math.floor(math.log10(step) + 1e-9))
+    for yv in ticks:
         _, yp = px(x0, yv)
+        draw.line([(left, yp), (w - right, yp)], fill=(225, 225, 225))
         draw.line([(left - 4, yp), (left, yp)], fill="black")
-        draw.text((6, yp - 6), f"{yv:.3f}", fill="black")
+        draw.text((6, yp - 6), f"{yv:.{digits}f}", fill="black")
+    draw.line([(left, top), (left, h - bottom), (w - right, h - bottom)], fill="black")
     for xv in sorted(set(xs)):
         xp, _ = px(xv, y0)
         draw.line([(xp, h - bottom), (xp, h - bottom + 4)], fill="black")
