@@ -184,6 +184,23 @@ def test_strategy_plugin_in_campaign_cli_and_simulate(example_plugin, tmp_path, 
     assert code == 0 and NOVELTY in capsys.readouterr().out
     rows = (tmp_path / "sim" / "curves.csv").read_text().splitlines()
     assert any(r.startswith(f"{NOVELTY},0,1,5,") for r in rows)  # its round 1: 3 + 2 patches
+    common = {
+        "pool_roi": "0:4,:,:", "test_roi": "4:6,:,:", "seeds": 1, "initial": 3, "k": 2,
+        "rounds": 1, "patch_size": (32, 32), "config": tiny, "initial_steps": 2, "steps": 1,
+        "full_supervision": False,
+    }  # fmt: skip
+    active.simulate(
+        image, mask, out=tmp_path / "sim2", strategies=[NOVELTY],
+        strategy_params={NOVELTY: {"weight": 1.0}}, **common,
+    )  # fmt: skip
+    run = active.Campaign(tmp_path / "sim2" / "simulation.vw", f"seed0-{NOVELTY}")
+    assert run.rounds()[-1]["proposals"][0]["strategy_params"] == {"weight": 1.0}
+    with pytest.raises(ValueError, match="strategies being compared"):
+        active.simulate(image, mask, out=tmp_path / "x", strategy_params={NOVELTY: {}}, **common)
+    with pytest.raises(active.StrategyError, match="takes no parameters"):
+        active.simulate(
+            image, mask, out=tmp_path / "x", strategy_params={"random": {"w": 1}}, **common
+        )
 
     ws = str(tmp_path / "cells.vw")
     assert main(["-q", "workspace", "create", ws, str(tmp_path / "image.npy")]) == 0

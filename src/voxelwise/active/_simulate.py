@@ -16,7 +16,7 @@ import csv
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import numpy as np
 
 from voxelwise._validate import parse_roi, roi_to_str
 from voxelwise.active._campaign import Campaign
+from voxelwise.active._plugins import check_strategy_params
 from voxelwise.active._strategies import parse_strategy
 from voxelwise.errors import OutputExistsError
 
@@ -235,6 +236,7 @@ def simulate(
     test_roi: Any,
     pool_roi: Any = None,
     strategies: Sequence[str] = ("random", "entropy"),
+    strategy_params: Mapping[str, Mapping[str, Any]] | None = None,
     seeds: int | Sequence[int] = 3,
     initial: int = 4,
     k: int = 4,
@@ -269,6 +271,9 @@ def simulate(
         The region patches are proposed from; must not overlap ``test_roi``.
     strategies : sequence of str
         Strategies to compare ('random' is always added: it is the baseline).
+    strategy_params : dict, optional
+        Keyword parameters of plugin strategies, by strategy name (``{"pkg.name": {"weight":
+        0.8}}``); the others keep their defaults.
     seeds : int or sequence of int
         Number of seeds (0, 1, ...) or the seeds themselves.
     initial, k, rounds : int
@@ -295,6 +300,15 @@ def simulate(
     say = log or (lambda line: None)
     out = Path(out)
     names = ["random", *[parse_strategy(s) for s in strategies if parse_strategy(s) != "random"]]
+    options = {str(k): v for k, v in (strategy_params or {}).items()}
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ValueError(
+            f"Expected strategy_params for strategies being compared ({', '.join(names)}), got "
+            f"parameters for {', '.join(map(repr, unknown))}"
+        )
+    for name, params in options.items():
+        check_strategy_params(name, params)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if isinstance(full_supervision, bool) or full_supervision is None:
         full_runs = len(seed_list) if full_supervision else 0
@@ -394,6 +408,7 @@ def simulate(
                     labels=layer,
                     model=model,
                     strategy=name,
+                    strategy_params=options.get(name),
                     rng=seed,
                     **common,
                 )
@@ -463,10 +478,12 @@ def _write_outputs(result: SimulationResult) -> None:
         x, mean, std = result.curve(s)
         curves[s] = (x.tolist(), mean.tolist(), (mean - std).tolist(), (mean + std).tolist())
     ref = float(np.mean(result.full_supervision)) if result.full_supervision else None
+    runs = {r.get("run") for r in result.rows}
     seeds = len({(r.get("run"), r["seed"]) for r in result.rows})
+    over = f"{seeds} seed(s)" if len(runs) < 2 else f"{seeds} seeds of {len(runs)} runs"
     learning_curves(
         result.plot_png,
         curves,
         reference=ref,
-        title=f"test IoU, mean ± std over {seeds} seed(s)",
+        title=f"test IoU, mean ± std over {over}",
     )
