@@ -157,7 +157,13 @@ def report(result: SimulationResult) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run on a small crop")
-    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds run are first-seed, first-seed + 1, ... (more seeds in another process)",
+    )
     parser.add_argument("--initial", type=int, default=None, help="initial random patches")
     parser.add_argument("--k", type=int, default=None, help="patches per round")
     parser.add_argument("--rounds", type=int, default=None)
@@ -263,7 +269,7 @@ def main() -> None:
         ("split", args.split if args.fold is None else f"fold {args.fold}"),
         ("pool", f"sections {sections[0]}"),
         ("test", f"sections {sections[1]}"),
-        ("seeds", seeds),
+        ("seeds", f"{seeds} ({args.first_seed}-{args.first_seed + seeds - 1})"),
         ("initial_patches", initial),
         ("patches_per_round", k),
         ("rounds", rounds),
@@ -287,7 +293,7 @@ def main() -> None:
             pool_roi=pool_roi,
             test_roi=test_roi,
             strategies=args.strategies.split(","),
-            seeds=seeds,
+            seeds=list(range(args.first_seed, args.first_seed + seeds)),
             initial=initial,
             k=k,
             rounds=rounds,
