@@ -148,8 +148,9 @@ def report(result: SimulationResult) -> None:
     if len(runs) > 1:  # pooled runs (folds): the best strategy's gain in each
         for run in runs:
             rows = [r for r in result.rows if r.get("run") == run]
-            sub = SimulationResult(rows, [], result.csv, result.summary_csv, result.plot_png)
-            sub.strategies = result.strategies
+            sub = SimulationResult(
+                rows, [], result.csv, result.summary_csv, result.plot_png, result.strategies
+            )
             line(f"iou_gain_vs_random_{best}_{run}", f"{sub.gain_vs_random(best):+.4f}")
     gain_ok = result.gain_vs_random(best) >= 0.10
     line("goal_met", bool(gain_ok or (not math.isnan(fraction) and fraction <= 0.5)))

@@ -148,8 +148,7 @@ def select(
     """
     name = parse_strategy(strategy)
     gen = parse_rng(rng)
-    check_strategy_params(name, params)
-    if is_plugin_strategy(name):
+    if is_plugin_strategy(name):  # plugin_scores checks its parameters
         named = scores if isinstance(scores, Mapping) else {"entropy": scores}
         sc = plugin_scores(
             name,
@@ -162,6 +161,7 @@ def select(
         )
         idx = rank(sc, k, is_duplicate=is_duplicate)
         return Selection(np.asarray(idx, dtype=np.int64), sc[idx], name)
+    check_strategy_params(name, params)  # a built-in strategy takes none
     if isinstance(scores, Mapping):
         scores = scores.get("entropy" if name == "hybrid" else name)
     if name == "random":
@@ -208,7 +208,6 @@ def select_from_probabilities(
     ``params`` as its keyword parameters.
     """
     name = parse_strategy(strategy)
-    check_strategy_params(name, params)
     p = np.asarray(probabilities)
     if is_plugin_strategy(name):
         needs = strategy_inputs(name)
@@ -231,6 +230,7 @@ def select_from_probabilities(
             is_duplicate=is_duplicate,
             params=params,
         )
+    check_strategy_params(name, params)  # a built-in strategy takes none
     if name == "bald":
         scores = bald_scores(p, reduce=reduce)
     elif name in UNCERTAINTY_METHODS:
